@@ -1,0 +1,58 @@
+"""Process configuration, read once from environment variables into a frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lti_tool.errors import ConfigError
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the process needs from its environment.
+
+    Tenant data (registrations, keys, SIS credentials) is not here: it lives in the database.
+    """
+
+    database_url: str
+    data_dir: Path
+    public_base_url: str
+    secret_key: str
+    log_level: str
+    is_debug: bool
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise ConfigError naming the bad variable."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("MB_DATA_DIR", str(DEFAULT_DATA_DIR)))
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'mastery-bridge.db'}"
+    if "://" not in database_url:
+        raise ConfigError(
+            f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///var/x.db, got {database_url!r}"
+        )
+    public_base_url = env.get("MB_PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    if not public_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"MB_PUBLIC_BASE_URL must start with http:// or https://, got {public_base_url!r}")
+    is_debug = env.get("MB_DEBUG", "0").lower() in {"1", "true", "yes"}
+    secret_key = env.get("MB_SECRET_KEY", "")
+    if not secret_key:
+        if not is_debug and env.get("MB_ENV", "development") == "production":
+            raise ConfigError("MB_SECRET_KEY is required when MB_ENV=production")
+        secret_key = "development-only-secret-key"  # noqa: S105 - never used in production (checked above)
+    log_level = env.get("MB_LOG_LEVEL", "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"MB_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        public_base_url=public_base_url,
+        secret_key=secret_key,
+        log_level=log_level,
+        is_debug=is_debug,
+    )
