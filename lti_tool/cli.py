@@ -19,6 +19,9 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic narrates every plugin and migration step at INFO; keep the CLI quiet unless debugging.
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class _Context:
@@ -182,7 +185,10 @@ def translate(
             if wanted and grade.student_id not in wanted:
                 continue
             course = result.courses.get(grade.course_id)
-            click.echo(render_explanation(grade, course_title=course.title if course else None))
+            click.echo(f"Student {grade.student_id}")
+            click.echo(
+                render_explanation(grade, course_title=course.title if course else None, policy=policy)
+            )
             click.echo()
     log.info(
         "translated %d evidence rows into %d grades for %d students with policy %s %s",
@@ -215,3 +221,44 @@ def demo_files(folder: Path, seed: int, student_count: int) -> None:
     paths = write_translate_inputs(district, folder)
     for path in paths:
         click.echo(str(path))
+
+
+@demo.command("load")
+@click.option("--seed", default=2026, show_default=True)
+@click.option("--students", "student_count", default=120, show_default=True)
+@pass_context
+def demo_load(context: _Context, seed: int, student_count: int) -> None:
+    """Load the demo district into the database (once)."""
+    from lti_tool.db import make_engine, make_session_factory
+    from lti_tool.demo.district import generate_district
+    from lti_tool.demo.load import load_district
+
+    engine = make_engine(context.settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            summary = load_district(session, generate_district(seed=seed, student_count=student_count))
+    finally:
+        engine.dispose()
+    if summary.was_loaded_before:
+        click.echo("demo district already loaded; nothing changed", err=True)
+    else:
+        click.echo(
+            f"loaded demo district: {summary.students} students, {summary.classes} classes, "
+            f"{summary.evidence} pieces of evidence",
+            err=True,
+        )
+
+
+@demo.command("report")
+@pass_context
+def demo_report(context: _Context) -> None:
+    """Print the demo school's snapshot grades for a few students, with one grade explained."""
+    from lti_tool.db import make_engine, make_session_factory
+    from lti_tool.demo.report import render_demo_report
+
+    engine = make_engine(context.settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            click.echo(render_demo_report(session, "RHS"))
+    finally:
+        engine.dispose()

@@ -285,7 +285,7 @@ def _periods_for(course_id: str, periods: Sequence[PeriodRow]) -> list[GradingPe
     """The course's own periods if it has any, else the `*` periods, in order of end date."""
     own = [row.period for row in periods if row.course_id == course_id]
     chosen = own or [row.period for row in periods if row.course_id == "*"]
-    return sorted(chosen, key=lambda period: (period.end, period.start, period.period_id))
+    return sorted(chosen, key=lambda period: (period.end, period.is_credit_bearing, period.period_id))
 
 
 def translate(

@@ -1,0 +1,146 @@
+"""Grade classes from the database: current evidence -> mappings core -> snapshot grades per period."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.models import (
+    AcademicSession,
+    ClassSession,
+    CompetencyItem,
+    Course,
+    Enrollment,
+    EnrollmentRole,
+    SchoolClass,
+    ScoreStatus,
+    SessionType,
+    Task,
+    current_evidence_query,
+)
+from lti_tool.models import Evidence as EvidenceRow
+from mappings import Course as CoreCourse
+from mappings import (
+    CourseGrade,
+    CourseLevel,
+    Evidence,
+    EvidenceKind,
+    GradingPeriod,
+    NcaaArea,
+    Policy,
+    grade_periods,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassGrades:
+    """Every enrolled student's snapshot grade for each of a class's grading periods."""
+
+    school_class: SchoolClass
+    course: CoreCourse
+    periods: tuple[GradingPeriod, ...]
+    grades: dict[int, tuple[CourseGrade, ...]]  # person id -> one grade per period, in period order
+
+
+def core_course(course: Course) -> CoreCourse:
+    """The mappings view of a course row."""
+    return CoreCourse(
+        course_id=course.code,
+        title=course.title,
+        credits=course.credits,
+        level=CourseLevel(course.level.value),
+        is_ncaa_core=course.is_ncaa_core,
+        ncaa_area=NcaaArea(course.ncaa_area.value) if course.ncaa_area else None,
+    )
+
+
+def class_periods(session: Session, class_id: int) -> tuple[GradingPeriod, ...]:
+    """The class's grading periods (and credit-bearing terms), ordered by end date."""
+    rows = session.scalars(
+        select(AcademicSession)
+        .join(ClassSession, ClassSession.academic_session_id == AcademicSession.id)
+        .where(ClassSession.class_id == class_id)
+        .where(
+            (AcademicSession.type == SessionType.GRADING_PERIOD) | AcademicSession.is_credit_bearing.is_(True)
+        )
+        .order_by(AcademicSession.end_date, AcademicSession.is_credit_bearing, AcademicSession.id)
+    ).all()
+    return tuple(
+        GradingPeriod(
+            period_id=row.sourced_id or str(row.id),
+            start=row.start_date,
+            end=row.end_date,
+            is_credit_bearing=row.is_credit_bearing,
+        )
+        for row in rows
+    )
+
+
+def class_evidence(
+    session: Session, school_class: SchoolClass, course_code: str
+) -> dict[int, list[Evidence]]:
+    """Current scored evidence of a class as mappings records, per student (person id).
+
+    Not-yet-demonstrated, missing and excused entries carry no score and never become a zero.
+    """
+    query = (
+        current_evidence_query(class_id=school_class.id)
+        .where(EvidenceRow.score_status == ScoreStatus.SCORED)
+        .add_columns(CompetencyItem.code, Task.title)
+        .join(CompetencyItem, CompetencyItem.id == EvidenceRow.indicator_id)
+        .outerjoin(Task, Task.id == EvidenceRow.task_id)
+    )
+    by_student: dict[int, list[Evidence]] = defaultdict(list)
+    for row, indicator_code, task_title in session.execute(query):
+        if row.level_value is None:  # impossible for scored rows (CHECK constraint); keeps mypy honest
+            continue
+        by_student[row.student_id].append(
+            Evidence(
+                student_id=str(row.student_id),
+                course_id=course_code,
+                indicator_id=indicator_code,
+                score=row.level_value,
+                demonstrated_on=row.demonstrated_at.date(),
+                kind=EvidenceKind(row.kind.value),
+                task=task_title,
+            )
+        )
+    return by_student
+
+
+def grade_class(session: Session, school_class: SchoolClass, policy: Policy) -> ClassGrades:
+    """Snapshot grades for every active student of the class at each of its grading periods."""
+    course = session.get(Course, school_class.course_id)
+    if course is None:  # pragma: no cover - the foreign key makes this impossible
+        raise LookupError(f"class {school_class.id} names a missing course")
+    periods = class_periods(session, school_class.id)
+    evidence = class_evidence(session, school_class, course.code)
+    students = session.scalars(
+        select(Enrollment.person_id)
+        .where(Enrollment.class_id == school_class.id)
+        .where(Enrollment.role == EnrollmentRole.STUDENT, Enrollment.is_active.is_(True))
+        .order_by(Enrollment.person_id)
+    ).all()
+    grades = {
+        person_id: grade_periods(
+            policy, evidence.get(person_id, []), periods, student_id=str(person_id), course_id=course.code
+        )
+        for person_id in students
+    }
+    return ClassGrades(school_class=school_class, course=core_course(course), periods=periods, grades=grades)
+
+
+def final_grades(class_grades: Sequence[ClassGrades], person_id: int) -> list[CourseGrade]:
+    """A student's credit-bearing grades across classes (the ones GPA counts)."""
+    finals = []
+    for item in class_grades:
+        if person_id not in item.grades:
+            continue
+        for period, grade in zip(item.periods, item.grades[person_id], strict=True):
+            if period.is_credit_bearing:
+                finals.append(grade)
+    return finals

@@ -1,0 +1,102 @@
+"""SIS connections, sync runs, the delivery outbox, identity reviews and demographics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lti_tool.models.base import Base, UtcDateTime, json_document, str_enum, utcnow
+from lti_tool.models.enums import (
+    IdentifierSource,
+    OneRosterVersion,
+    OutboxStatus,
+    SisAuth,
+    SyncKind,
+    SyncStatus,
+)
+
+
+class SisConnection(Base):
+    """A configured OneRoster SIS endpoint; the client secret is encrypted at rest."""
+
+    __tablename__ = "sis_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    profile: Mapped[str] = mapped_column(String(64))
+    base_url: Mapped[str] = mapped_column(String(2048))
+    version: Mapped[OneRosterVersion] = mapped_column(str_enum(OneRosterVersion, "version"))
+    auth: Mapped[SisAuth] = mapped_column(str_enum(SisAuth, "auth"))
+    client_id: Mapped[str] = mapped_column(String(255))
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    scopes: Mapped[str] = mapped_column(String(1024), default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class SyncRun(Base):
+    """One roster sync against a connection, with what it counted, warned about and failed on."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("sis_connections.id"), index=True)
+    kind: Mapped[SyncKind] = mapped_column(str_enum(SyncKind, "kind"))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[SyncStatus] = mapped_column(str_enum(SyncStatus, "status"), default=SyncStatus.RUNNING)
+    counts: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)
+    warnings: Mapped[list[Any]] = mapped_column(json_document(), default=list)
+    errors: Mapped[list[Any]] = mapped_column(json_document(), default=list)
+
+
+class OutboxMessage(Base):
+    """A message to deliver to another system (grade passback, SIS write), retried until delivered.
+
+    `dedupe_key` is unique so enqueueing the same logical message twice is a no-op for the caller to detect.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(json_document())
+    status: Mapped[OutboxStatus] = mapped_column(
+        str_enum(OutboxStatus, "status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class IdentityReview(Base):
+    """An external identity that could not be matched to a person automatically, awaiting a human."""
+
+    __tablename__ = "identity_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[IdentifierSource] = mapped_column(str_enum(IdentifierSource, "source"))
+    system: Mapped[str] = mapped_column(String(255))
+    external_value: Mapped[str] = mapped_column(String(255))
+    candidate_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+
+
+class Demographic(Base):
+    """Demographic attributes of a person from the SIS, for equity questions; sensitive, never logged."""
+
+    __tablename__ = "demographics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)

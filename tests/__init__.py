@@ -1,0 +1,1 @@
+"""The mastery-bridge test suite."""

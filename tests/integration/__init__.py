@@ -1,0 +1,1 @@
+"""Integration tests: the app, a real migrated database, full launches and syncs on loopback."""

@@ -1,0 +1,1 @@
+"""Unit tests: no network; database tests use the `db_session` fixture."""
