@@ -5,7 +5,9 @@ Tree::
     MasteryBridgeError(Exception)
     ├── ConfigError            a required environment variable is missing or invalid
     ├── InputFileError         a user-supplied file is malformed (names file, line, column, value)
-    └── LaunchError            an LTI launch was rejected (carries the reason and HTTP status)
+    ├── LaunchError            an LTI launch was rejected (carries the reason and HTTP status)
+    ├── RegistrationError      a platform registration is invalid or unknown (names the field)
+    └── SecretError            a secret stored at rest cannot be decrypted (names nothing secret)
 """
 
 from __future__ import annotations
@@ -56,3 +58,14 @@ class LaunchError(MasteryBridgeError):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class RegistrationError(MasteryBridgeError):
+    """A platform registration cannot be added or changed; the message names the field and value."""
+
+
+class SecretError(MasteryBridgeError):
+    """A secret stored at rest cannot be decrypted: wrong MB_SECRET_KEY or damaged data.
+
+    The message never includes the secret, the key or the ciphertext.
+    """

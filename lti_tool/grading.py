@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
 
 from lti_tool.models import (
     AcademicSession,
@@ -144,3 +146,108 @@ def final_grades(class_grades: Sequence[ClassGrades], person_id: int) -> list[Co
             if period.is_credit_bearing:
                 finals.append(grade)
     return finals
+
+
+@dataclass(frozen=True, slots=True)
+class StudentClassGrades:
+    """One student's snapshot grades in one class, one per grading period (in period order)."""
+
+    class_id: int
+    student_id: int
+    periods: tuple[GradingPeriod, ...]
+    grades: tuple[CourseGrade, ...]
+
+
+def school_class_periods(
+    session: Session, class_ids: Sequence[int] | None = None
+) -> dict[int, tuple[GradingPeriod, ...]]:
+    """Grading periods (and credit-bearing terms) of many classes in one query, ordered by end date."""
+    query = (
+        select(ClassSession.class_id, AcademicSession)
+        .join(AcademicSession, ClassSession.academic_session_id == AcademicSession.id)
+        .where(
+            (AcademicSession.type == SessionType.GRADING_PERIOD) | AcademicSession.is_credit_bearing.is_(True)
+        )
+        .order_by(
+            ClassSession.class_id,
+            AcademicSession.end_date,
+            AcademicSession.is_credit_bearing,
+            AcademicSession.id,
+        )
+    )
+    if class_ids is not None:
+        query = query.where(ClassSession.class_id.in_(class_ids))
+    periods: dict[int, list[GradingPeriod]] = defaultdict(list)
+    for class_id, row in session.execute(query):
+        periods[class_id].append(
+            GradingPeriod(
+                period_id=row.sourced_id or str(row.id),
+                start=row.start_date,
+                end=row.end_date,
+                is_credit_bearing=row.is_credit_bearing,
+            )
+        )
+    return {class_id: tuple(items) for class_id, items in periods.items()}
+
+
+def stream_class_grades(
+    session: Session,
+    policy: Policy,
+    *,
+    class_ids: Sequence[int] | None = None,
+    batch_size: int = 20_000,
+) -> Iterator[StudentClassGrades]:
+    """Grade every student with evidence in the given classes (default: all), streaming the evidence.
+
+    One ordered pass over current scored evidence (the order of the `ix_evidence_timeline` index, so the
+    database streams it without sorting); each student x class is graded as soon as its rows are read.
+    Tasks are not joined: explanations for stored grades are produced per class by `grade_class`.
+    """
+    indicator_codes: dict[int, str] = dict(
+        session.execute(select(CompetencyItem.id, CompetencyItem.code)).all()
+    )
+    course_codes: dict[int, str] = dict(
+        session.execute(
+            select(SchoolClass.id, Course.code).join(Course, Course.id == SchoolClass.course_id)
+        ).all()
+    )
+    periods = school_class_periods(session, class_ids)
+    correction = aliased(EvidenceRow)
+    query = (
+        select(
+            EvidenceRow.class_id,
+            EvidenceRow.student_id,
+            EvidenceRow.indicator_id,
+            EvidenceRow.level_value,
+            EvidenceRow.demonstrated_at,
+            EvidenceRow.kind,
+        )
+        .where(EvidenceRow.score_status == ScoreStatus.SCORED)
+        .where(~exists().where(correction.supersedes_id == EvidenceRow.id))
+        .order_by(
+            EvidenceRow.class_id,
+            EvidenceRow.student_id,
+            EvidenceRow.indicator_id,
+            EvidenceRow.demonstrated_at,
+        )
+        .execution_options(yield_per=batch_size)
+    )
+    if class_ids is not None:
+        query = query.where(EvidenceRow.class_id.in_(class_ids))
+    kinds = {kind.value: EvidenceKind(kind.value) for kind in EvidenceKind}
+    rows = session.execute(query)
+    for (class_id, student_id), group in groupby(rows, key=itemgetter(0, 1)):
+        course_code = course_codes[class_id]
+        student = str(student_id)
+        evidence = [
+            Evidence(student, course_code, indicator_codes[indicator_id], value, shown_at.date(), kinds[kind])
+            for _, _, indicator_id, value, shown_at, kind in group
+            if value is not None
+        ]
+        class_periods_ = periods.get(class_id, ())
+        yield StudentClassGrades(
+            class_id=class_id,
+            student_id=student_id,
+            periods=class_periods_,
+            grades=grade_periods(policy, evidence, class_periods_, student_id=student, course_id=course_code),
+        )

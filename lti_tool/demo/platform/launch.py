@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 from urllib.parse import urlencode
 
 from flask import Response, redirect, render_template_string, request, url_for
@@ -118,7 +118,7 @@ def authorize() -> str:
 def jwks() -> Response:
     """The platform's public keys (Security Framework §6.3), cacheable for `jwks_max_age_seconds`."""
     platform = current_platform()
-    response = Response(_json(platform.jwks()), mimetype="application/json")
+    response = Response(json.dumps(platform.jwks()), mimetype="application/json")
     response.headers["Cache-Control"] = f"public, max-age={platform.config.jwks_max_age_seconds}"
     return response
 
@@ -156,13 +156,5 @@ def deep_link_return() -> str:
     items = claims.get(CLAIM_CONTENT_ITEMS, [])
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise _page_error("content_items is not a list of objects")
-    from lti_tool.demo.platform.services import record_deep_link_items  # one-way: services owns the store
-
-    record_deep_link_items(platform, items)
+    platform.record_deep_link_items(items)
     return render_template_string(DEEP_LINK_DONE_PAGE, items=items, context=config.context)
-
-
-def _json(data: Any) -> str:
-    import json
-
-    return json.dumps(data)

@@ -221,6 +221,39 @@ class DemoPlatform:
         """A fresh resource link id for a deep-linked item."""
         return f"demo-link-{uuid.uuid4().hex[:12]}"
 
+    def record_deep_link_items(self, items: list[dict[str, Any]]) -> None:
+        """Keep deep-linked content items; an item with a `lineItem` gets a new line item (Deep Linking 2.0 §3.4.5)."""
+        for item in items:
+            line_item = item.get("lineItem")
+            with self.store.lock:
+                self.store.deep_link_items.append(item)
+                if isinstance(line_item, dict) and item.get("type") == "ltiResourceLink":
+                    maximum = line_item.get("scoreMaximum")
+                    if isinstance(maximum, int | float) and not isinstance(maximum, bool) and maximum > 0:
+                        self.add_line_item_locked(
+                            label=str(line_item.get("label") or item.get("title") or "Deep-linked activity"),
+                            score_maximum=Decimal(str(maximum)),
+                            resource_link_id=self.new_resource_link_id(),
+                            resource_id=_optional_str(line_item.get("resourceId")),
+                            tag=_optional_str(line_item.get("tag")),
+                        )
+
+    def add_line_item_locked(
+        self,
+        *,
+        label: str,
+        score_maximum: Decimal,
+        resource_link_id: str | None = None,
+        resource_id: str | None = None,
+        tag: str | None = None,
+    ) -> StoredLineItem:
+        """Create a line item; the caller holds `store.lock`."""
+        number = self.store.next_line_item
+        self.store.next_line_item += 1
+        item = StoredLineItem(number, label, score_maximum, resource_link_id, resource_id, tag)
+        self.store.line_items[number] = item
+        return item
+
     def received_scores(self) -> list[ReceivedScore]:
         """Every accepted score, in arrival order."""
         with self.store.lock:
@@ -233,3 +266,7 @@ def current_platform() -> DemoPlatform:
     if not isinstance(platform, DemoPlatform):
         raise TypeError(f"app.extensions[{EXTENSION_KEY!r}] is not a DemoPlatform")
     return platform
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

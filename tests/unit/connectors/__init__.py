@@ -1,0 +1,1 @@
+"""Unit tests of connectors: clients against the demo platform on loopback, fakes and replayed HTTP."""
