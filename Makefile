@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports pytest clean
+.PHONY: demo test lint typecheck imports pytest browser-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/mastery-bridge db upgrade
 	$(BIN)/mastery-bridge demo load
 	$(BIN)/mastery-bridge demo report
+	$(BIN)/mastery-bridge demo serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -27,7 +28,19 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+# Browser tests drive Debian's chromium (Playwright's own browser download cannot work offline).
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+
+browser-deps:
+ifeq ($(CHROMIUM),)
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "chromium is missing: run 'sudo apt-get install -y chromium' (browser tests need it)" >&2; exit 1; \
+	fi
+endif
+
+pytest: $(STAMP) browser-deps
 	$(BIN)/pytest
 
 test: lint typecheck imports pytest

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.settings import Settings, load_settings
-from lti_tool.web import errors, health, lti
+from lti_tool.web import errors, health, home, launch, lti, registration
 from lti_tool.web.session import AppState, init_app
 
 
@@ -31,4 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     app.register_blueprint(lti.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(launch.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(registration.bp)
     return app

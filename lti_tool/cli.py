@@ -337,6 +337,8 @@ def platforms_add(
     as_json: bool,
 ) -> None:
     """Register a platform, active at once; adds the deployment if issuer + client ID exist already."""
+    from lti_tool.keys import current_signing_key
+    from lti_tool.models import utcnow
     from lti_tool.registrations import add_platform, tool_urls
 
     # Option names as the user typed them, so the error points at the flag to fix.
@@ -360,6 +362,8 @@ def platforms_add(
                 name=name,
             )
             registration_id = registration.id
+            # The platform will fetch our JWKS soon: make sure it has a key to find.
+            current_signing_key(session, context.settings.secret_key, now=utcnow())
     except RegistrationError as exc:
         message = str(exc)
         for field, flag in flags.items():
@@ -520,3 +524,53 @@ def serve(context: _Context, host: str, port: int) -> None:
     from lti_tool.app import create_app
 
     create_app(context.settings).run(host=host, port=port, debug=context.settings.is_debug)
+
+
+@demo.command("serve")
+@click.option("--platform-port", default=5001, show_default=True, type=int, help="Port of the demo LMS.")
+@pass_context
+def demo_serve(context: _Context, platform_port: int) -> None:
+    """Run the tool and the demo LMS side by side, registered and linked to the demo district.
+
+    The LMS runs on http://localhost:PORT and frames the tool at MB_PUBLIC_BASE_URL (default
+    http://127.0.0.1:5000): different sites, as in production.
+    """
+    from urllib.parse import urlsplit
+
+    from werkzeug.serving import make_server
+
+    from lti_tool.app import create_app
+    from lti_tool.db import make_engine, make_session_factory, upgrade_database
+    from lti_tool.demo.district import generate_district
+    from lti_tool.demo.load import load_district
+    from lti_tool.demo.platform.serve import PlatformServer
+    from lti_tool.demo.stack import prepare_demo_stack
+
+    settings = context.settings
+    upgrade_database(settings.database_url)
+    issuer = f"http://localhost:{platform_port}"
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            load_district(session, generate_district())
+            stack = prepare_demo_stack(
+                session, issuer, settings.public_base_url, secret_key=settings.secret_key
+            )
+    finally:
+        engine.dispose()
+    tool = urlsplit(settings.public_base_url)
+    platform = PlatformServer(lambda _base: stack.platform, host="localhost", port=platform_port)
+    tool_server = make_server(
+        tool.hostname or "127.0.0.1", tool.port or 80, create_app(settings), threaded=True
+    )
+    platform.start()
+    click.echo(f"demo LMS:  {issuer}/   <- open this, then press Launch beside a teacher")
+    click.echo(f"tool:      {settings.public_base_url}/  (registration #{stack.registration_id})")
+    click.echo("Ctrl-C stops both.", err=True)
+    try:
+        tool_server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopping", err=True)
+    finally:
+        tool_server.server_close()
+        platform.stop()

@@ -100,6 +100,11 @@ class LtiContext(Base):
     context_id: Mapped[str] = mapped_column(String(255))
     class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"), index=True)
     title: Mapped[str | None] = mapped_column(String(255))
+    # LTI Advantage service endpoints from the latest launch (NRPS 2.0 §3.6.1, AGS 2.0 §3.4).
+    memberships_url: Mapped[str | None] = mapped_column(String(2048))
+    line_items_url: Mapped[str | None] = mapped_column(String(2048))
+    ags_scopes: Mapped[list[str] | None] = mapped_column(json_document())
+    last_roster_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LtiResourceLink(Base):
