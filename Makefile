@@ -40,7 +40,14 @@ ifeq ($(CHROMIUM),)
 	fi
 endif
 
-pytest: $(STAMP) browser-deps
+# axe-core (npm) runs inside the browser tests; package-lock.json pins it.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+pytest: $(STAMP) browser-deps $(AXE)
 	$(BIN)/pytest
 
 test: lint typecheck imports pytest

@@ -9,7 +9,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.settings import Settings, load_settings
-from lti_tool.web import errors, health, home, launch, lti, registration
+from lti_tool.web import errors, health, home, launch, lti, registration, student, teacher
+from lti_tool.web import staff as staff_pages
 from lti_tool.web.session import AppState, init_app
 
 
@@ -34,4 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(launch.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(registration.bp)
+    app.register_blueprint(staff_pages.bp)
+    app.register_blueprint(student.bp)
+    app.register_blueprint(teacher.bp)
     return app

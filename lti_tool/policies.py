@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.models import GradingPolicy, Org, SchoolClass
-from mappings import Policy, parse_policy
+from mappings import Policy, load_shipped_policy, parse_policy
 
 DEFAULT_POLICY_NAME = "four-point-plus-minus"
 
@@ -53,3 +53,15 @@ def policy_row_for_class(session: Session, school_class: SchoolClass) -> Grading
 def policy_from_row(row: GradingPolicy) -> Policy:
     """Parse a stored policy document."""
     return parse_policy(row.document, source=f"grading policy {row.name} {row.version}")
+
+
+def class_policy(session: Session, school_class: SchoolClass) -> tuple[Policy, bool]:
+    """The policy grading a class and whether it was chosen by the school (False: the shipped default).
+
+    A class a teacher launched before staff chose a policy still gets proficiency and grades, computed
+    with the shipped default; pages say so, so nobody mistakes it for the school's choice.
+    """
+    row = policy_row_for_class(session, school_class)
+    if row is not None:
+        return policy_from_row(row), True
+    return load_shipped_policy(DEFAULT_POLICY_NAME), False

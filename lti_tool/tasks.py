@@ -102,7 +102,7 @@ def list_class_tasks(session: Session, class_id: int) -> list[TaskSummary]:
             .where(TaskIndicator.task_id.in_([task.id for task in tasks]))
             .order_by(*_indicator_order())
         )
-        for task_id, item in rows.tuples():
+        for task_id, item in rows:
             indicators[task_id].append(_choice(item))
     return [
         TaskSummary(

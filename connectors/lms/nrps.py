@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from connectors.errors import ConnectorResponseError
-from connectors.lms.http import SYSTEM, next_page_urls, optional_str, require_object, require_str
+from connectors.lms.http import MAX_PAGES, SYSTEM, optional_str, require_object, require_str
 from connectors.lms.records import (
     MEDIA_TYPE_MEMBERSHIP,
     SCOPE_NRPS_MEMBERSHIP,
@@ -15,6 +18,8 @@ from connectors.lms.records import (
     MembershipContext,
 )
 from connectors.lms.service import ServiceClient
+
+logger = logging.getLogger(__name__)
 
 
 class NrpsClient(ServiceClient):
@@ -29,8 +34,13 @@ class NrpsClient(ServiceClient):
         container_id = memberships_url
         context: MembershipContext | None = None
         members: list[Member] = []
-        for response in next_page_urls(memberships_url, self._fetch_page):
-            url = response.url
+        url: str | None = memberships_url
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise ConnectorResponseError("pagination does not end", system=SYSTEM, url=url)
+            seen.add(url)
+            response = self._fetch_page(url)
             page = require_object(
                 self.transport.parse_json(response), "membership container", url=memberships_url
             )
@@ -41,7 +51,8 @@ class NrpsClient(ServiceClient):
             if not isinstance(raw_members, list):
                 raise ConnectorResponseError("'members' is not a list", system=SYSTEM, url=url)
             members.extend(_parse_member(raw, url=url) for raw in raw_members)
-        if context is None:  # next_page_urls always yields at least one page
+            url = response.links.get("next", {}).get("url") or _body_next(page, memberships_url)
+        if context is None:  # the loop always reads at least one page
             raise ConnectorResponseError("no membership page", system=SYSTEM, url=memberships_url)
         return Membership(id=container_id, context=context, members=tuple(members))
 
@@ -50,6 +61,22 @@ class NrpsClient(ServiceClient):
         return self._call(
             "GET", url, scopes=[SCOPE_NRPS_MEMBERSHIP], accept=MEDIA_TYPE_MEMBERSHIP, is_idempotent=True
         )
+
+
+def _body_next(page: Mapping[str, Any], first_url: str) -> str | None:
+    """A `next` page URL some platforms put in the body instead of a Link header (NRPS 2.0 §2.4.2 wants
+    the header). Followed only on the same origin: stopping after page one would make a roster sync
+    deactivate everyone on the later pages."""
+    candidate = page.get("next")
+    if not isinstance(candidate, str) or not candidate:
+        return None
+    first, nxt = urlsplit(first_url), urlsplit(candidate)
+    if (nxt.scheme, nxt.netloc) != (first.scheme, first.netloc):
+        raise ConnectorResponseError(
+            "the body's next page is on another origin", system=SYSTEM, url=first_url
+        )
+    logger.info("NRPS page has its next link in the body, not a Link header; following it")
+    return candidate
 
 
 def _parse_context(raw: object, *, url: str) -> MembershipContext:

@@ -187,7 +187,10 @@ class DynamicRegistrationResult:
 
 def _without_query(url: str) -> str:
     # Platforms may put the registration token in the URL; messages and logs show scheme, host and path only.
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
@@ -213,6 +216,7 @@ def check_platform_url(field: str, value: object, *, allow_loopback_http: bool) 
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
+        _ = parts.port  # raises ValueError for a port out of range, here rather than later
     except ValueError as exc:
         raise DynamicRegistrationError(f"{field} is not a valid URL: {_without_query(url)!r}") from exc
     if parts.scheme not in {"http", "https"} or not host:
@@ -240,9 +244,11 @@ def _require_strings(document: Mapping[str, Any], field: str, *, where: str) -> 
     return tuple(value)
 
 
-def _origin(url: str) -> tuple[str, str]:
+def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+    scheme = parts.scheme.lower()
+    default_port = {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), parts.port or default_port
 
 
 def parse_platform_configuration(
@@ -283,7 +289,9 @@ def parse_platform_configuration(
     if authorization_server is not None and (
         not isinstance(authorization_server, str) or len(authorization_server) > _MAX_URL_LENGTH
     ):
-        raise DynamicRegistrationError(f"{where}: authorization_server is not a string of at most 2048")
+        raise DynamicRegistrationError(
+            f"{where}: authorization_server is not a string of at most {_MAX_URL_LENGTH} characters"
+        )
     lti = document.get(PLATFORM_CONFIGURATION)
     if not isinstance(lti, Mapping):
         raise DynamicRegistrationError(f"{where}: {PLATFORM_CONFIGURATION} is missing or not an object")

@@ -43,6 +43,7 @@ from lti_tool.models import (
     Person,
     PersonIdentifier,
     SchoolClass,
+    Task,
 )
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -445,8 +446,8 @@ def _upsert_enrollment(session: Session, class_id: int, person_id: int, launch: 
     enrollment.is_active = True
 
 
-def _upsert_resource_link(session: Session, context: LtiContext, resource_link_id: str) -> None:
-    _get_or_create(
+def _upsert_resource_link(session: Session, context: LtiContext, resource_link_id: str) -> LtiResourceLink:
+    return _get_or_create(
         session,
         lambda: session.scalars(
             select(LtiResourceLink).where(
@@ -456,6 +457,23 @@ def _upsert_resource_link(session: Session, context: LtiContext, resource_link_i
         ).one_or_none(),
         lambda: LtiResourceLink(lti_context_id=context.id, resource_link_id=resource_link_id),
     )
+
+
+def _link_custom_task(
+    session: Session, link: LtiResourceLink, claims: Mapping[str, Any], class_id: int | None
+) -> None:
+    """Bind the resource link to the task named by custom `task_id` (set by our Deep Linking response).
+
+    Only a task of the launch's own class counts: a link copied into another course keeps its custom
+    parameters but must not reach the original class's task, so it is then left as it was.
+    """
+    custom = claims.get(LTI + "custom")
+    raw = custom.get("task_id") if isinstance(custom, dict) else None
+    if class_id is None or not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()):
+        return
+    task = session.get(Task, int(raw))
+    if task is not None and task.class_id == class_id:
+        link.task_id = task.id
 
 
 def record_launch(session: Session, launch: ValidatedLaunch, *, now: datetime) -> AcceptedLaunch:
@@ -475,7 +493,8 @@ def record_launch(session: Session, launch: ValidatedLaunch, *, now: datetime) -
         else None
     )
     if context is not None and resource_link_id is not None:
-        _upsert_resource_link(session, context, resource_link_id)
+        link = _upsert_resource_link(session, context, resource_link_id)
+        _link_custom_task(session, link, claims, class_id)
     settings = claims.get(CLAIM_DEEP_LINKING)
     session.flush()
     return AcceptedLaunch(

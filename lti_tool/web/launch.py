@@ -144,9 +144,9 @@ def _landing_url(launch_session: LaunchSession, token: str) -> str:
     if launch_session.deep_link_settings is not None:
         return url_for("launch.deep_link", mb_session=token)
     if AppRole.TEACHER in launch_session.roles and launch_session.class_id is not None:
-        return url_for("home.teacher_class", class_id=launch_session.class_id, mb_session=token)
+        return url_for("teacher.grid", class_id=launch_session.class_id, mb_session=token)
     if AppRole.STUDENT in launch_session.roles:
-        return url_for("home.student_progress", mb_session=token)
+        return url_for("student.student_progress", mb_session=token)
     if AppRole.STAFF in launch_session.roles:
         return url_for("home.staff", mb_session=token)
     return url_for("home.welcome", mb_session=token)

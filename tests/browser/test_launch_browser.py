@@ -6,6 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Route
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import DemoStackUrls
 
 
@@ -47,5 +48,20 @@ def test_student_launch_lands_on_own_progress(
         frame.get_by_role("heading", level=1).first.wait_for(timeout=15_000)
         assert "progress" in frame.locator("body").inner_text().lower()
         page.screenshot(path=str(screenshot_dir / "launch-student.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_landing_pages_pass_axe(browser: Browser, demo_stack: DemoStackUrls) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{demo_stack.lms}/")
+        assert_accessible(page)
+        page.get_by_role("button", name="Launch the tool as Rosa Delgado").click()
+        page.frame_locator("#tool-frame").get_by_role("heading", level=1).first.wait_for(timeout=15_000)
+        tool_frames = [frame for frame in page.frames if frame.url.startswith(demo_stack.tool)]
+        assert tool_frames
+        assert_accessible(tool_frames[0])
     finally:
         context.close()

@@ -115,6 +115,7 @@ class PlatformStore:
     client_assertions: list[dict[str, Any]] = field(default_factory=list)
     membership_requests: list[str] = field(default_factory=list)
     deep_link_items: list[list[dict[str, Any]]] = field(default_factory=list)
+    deep_link_responses: list[dict[str, Any]] = field(default_factory=list)
 
 
 # lti1p3platform's abstract classes, filled in ----------------------------------------------------------------
@@ -186,7 +187,7 @@ class MessageLaunch(LTIAdvantageMessageLaunchAbstract):  # type: ignore[misc]
     def generate_launch_request(self) -> LaunchData:
         forged = self.platform.forged_signing_key
         if forged is None:
-            return super().generate_launch_request()  # type: ignore[no-any-return]
+            return super().generate_launch_request()
         # Negative tests: the library's own signer, but with a key its JWKS does not publish.
         private_key_pem, kid = forged
         launch_message, state = self.get_launch_data()
@@ -404,6 +405,7 @@ def create_platform_app(platform: IndependentPlatform) -> Flask:
         except (LtiException, LtiDeepLinkingResponseException, jwt.PyJWTError, KeyError) as exc:
             return jsonify(error=type(exc).__name__, error_description=str(exc)), 400
         store.deep_link_items.append(items)
+        store.deep_link_responses.append(dict(platform.conf._jwt["body"]))
         return jsonify(content_items=items)
 
     return app
@@ -469,7 +471,7 @@ class IndependentPlatform:
         )
 
     def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        return self.app(environ, start_response)  # type: ignore[no-any-return]
+        return self.app(environ, start_response)
 
     def url(self, path: str) -> str:
         return self.base_url + path.replace("<context_id>", self.context.id)

@@ -40,7 +40,7 @@ HOME_PAGE = (
     {% if user.is_instructor %}
     <form method="get" action="{{ url_for('demo_platform.launch_page', user_id=user.user_id) }}">
       <input type="hidden" name="message_type" value="LtiDeepLinkingRequest">
-      <button type="submit" aria-label="Add content from the tool as {{ user.name }}">Deep link</button>
+      <button type="submit" aria-label="Deep link: add content from the tool as {{ user.name }}">Deep link</button>
     </form>
     {% endif %}
   </td>

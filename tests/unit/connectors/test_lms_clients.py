@@ -367,3 +367,29 @@ def test_scope_of_cached_tokens_is_per_scope_set(mocked: Any, tool_key: RSAKey, 
     tokens.get_token(credentials, [SCOPE_AGS_SCORE])
     tokens.get_token(credentials, [SCOPE_AGS_SCORE, SCOPE_NRPS_MEMBERSHIP])
     assert tokens.token_requests == 3
+
+
+def test_nrps_follows_a_next_link_in_the_body_when_there_is_no_header(
+    mocked: Any, tool_key: RSAKey, transport: Transport
+) -> None:
+    # Some platforms (lti1p3platform among them) page in the body; stopping at page one would make a
+    # roster sync deactivate everyone on the later pages.
+    second = f"{MEMBERSHIPS}?page=2"
+    mocked.add(
+        responses.GET,
+        MEMBERSHIPS,
+        json={**PAGE, "next": second},
+        match=[responses.matchers.query_param_matcher({})],
+    )
+    mocked.add(responses.GET, second, json={**PAGE, "members": [{"user_id": "u-2", "roles": []}]})
+    members = NrpsClient(offline_credentials(tool_key), transport=transport).fetch_members(MEMBERSHIPS)
+    assert [member.user_id for member in members][-1] == "u-2"
+    assert len(members) == len(PAGE["members"]) + 1
+
+
+def test_nrps_refuses_a_body_next_link_to_another_origin(
+    mocked: Any, tool_key: RSAKey, transport: Transport
+) -> None:
+    mocked.add(responses.GET, MEMBERSHIPS, json={**PAGE, "next": "https://elsewhere.example/members?page=2"})
+    with pytest.raises(ConnectorResponseError):
+        NrpsClient(offline_credentials(tool_key), transport=transport).fetch_members(MEMBERSHIPS)

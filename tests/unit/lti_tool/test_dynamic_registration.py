@@ -83,6 +83,20 @@ def test_plain_http_to_loopback_is_allowed_when_asked(url: str) -> None:
     assert check_platform_url("openid_configuration", url, allow_loopback_http=True) == url
 
 
+@pytest.mark.parametrize("url", ["https://[broken/c", "https://moodle.example.edu:99999/c"])
+def test_unparsable_urls_are_a_400(url: str) -> None:
+    with pytest.raises(DynamicRegistrationError, match="openid_configuration") as caught:
+        check_platform_url("openid_configuration", url, allow_loopback_http=False)
+
+    assert caught.value.status == 400
+
+
+def test_an_explicit_default_port_matches_the_issuer() -> None:
+    platform = parse(moodle_document(), url="https://moodle.example.edu:443/mod/lti/openid-configuration.php")
+
+    assert platform.issuer == "https://moodle.example.edu"
+
+
 def test_url_errors_never_show_the_query_string() -> None:
     with pytest.raises(DynamicRegistrationError) as caught:
         check_platform_url(
