@@ -21,6 +21,7 @@ from connectors.lms.records import (
     PlatformCredentials,
     Result,
     Score,
+    canvas_submission_extension,
 )
 from connectors.lms.roles import LineItemStore, MembershipSource, ScoreSink
 from connectors.lms.token import AccessToken, TokenClient
@@ -49,6 +50,7 @@ __all__ = [
     "ScoreSink",
     "TokenClient",
     "Transport",
+    "canvas_submission_extension",
     "format_timestamp",
     "new_session",
     "service_url",

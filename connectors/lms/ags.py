@@ -150,6 +150,8 @@ class AgsClient(ServiceClient):
             body["scoreGiven"] = json_number(score.score_given)
         if score.comment is not None:
             body["comment"] = score.comment
+        for name, value in (score.extensions or {}).items():
+            body.setdefault(name, value)
         response = self._call(
             "POST",
             service_url(line_item_url, "scores"),

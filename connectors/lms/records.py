@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 # Scope URIs, LTI Advantage NRPS 2.0 §3.6.1.1 and AGS 2.0 §3.1.
 SCOPE_NRPS_MEMBERSHIP = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -101,6 +103,9 @@ class Score:
     activity_progress: str = "Completed"
     grading_progress: str = "FullyGraded"
     comment: str | None = None
+    # Vendor extension claims sent beside the AGS fields, e.g. Canvas's
+    # "https://canvas.instructure.com/lti/submission" (see `canvas_submission_extension`).
+    extensions: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.timestamp.tzinfo is None or self.timestamp.utcoffset() is None:
@@ -119,3 +124,19 @@ class Result:
     result_score: Decimal | None = None
     result_maximum: Decimal | None = None
     comment: str | None = None
+
+
+CANVAS_SUBMISSION_EXTENSION = "https://canvas.instructure.com/lti/submission"
+CANVAS_ISSUERS = frozenset({"https://canvas.instructure.com", "https://sso.canvaslms.com"})
+
+
+def canvas_submission_extension(issuer: str) -> dict[str, Any] | None:
+    """Canvas's score extension, for Canvas issuers only.
+
+    Canvas treats every score POST as a new submission attempt unless told otherwise; a proficiency
+    that mastery-bridge re-sends after each new piece of evidence is a regrade, not a new attempt
+    (Canvas Score API, `https://canvas.instructure.com/lti/submission`, `new_submission`).
+    """
+    if issuer.rstrip("/") not in CANVAS_ISSUERS:
+        return None
+    return {CANVAS_SUBMISSION_EXTENSION: {"new_submission": False}}

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorAuthError, ConnectorError, ConnectorUnavailableError
 from connectors.lms import LineItem as AgsLineItem
-from connectors.lms import LineItemStore, Score, ScoreSink
+from connectors.lms import LineItemStore, Score, ScoreSink, canvas_submission_extension
 from lti_tool.errors import MasteryBridgeError
 from lti_tool.grading import class_evidence
 from lti_tool.models import (
@@ -314,6 +314,8 @@ def push_task_scores(
     maximum = policy.scale.maximum
     pending: list[tuple[int, Score]] = []
     without_evidence = 0
+    registration = session.get(LtiRegistration, line_item.registration_id)
+    extensions = canvas_submission_extension(registration.issuer) if registration is not None else None
     for person_id, user_id in sorted(learners.user_ids.items()):
         value = values.get(person_id)
         if value is None:
@@ -331,6 +333,7 @@ def push_task_scores(
                     activity_progress=COMPLETED,
                     grading_progress=FULLY_GRADED,
                     comment=comment,
+                    extensions=extensions,
                 ),
             )
         )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError
-from lti_tool.lti.roster_sync import RosterSyncError, RosterSyncResult, sync_roster_if_stale
+from lti_tool.lti.roster_sync import (
+    DEFAULT_MIN_INTERVAL,
+    RosterSyncError,
+    RosterSyncResult,
+    sync_roster_if_stale,
+)
 from lti_tool.lti.services import credentials_for, nrps_client
 from lti_tool.models import LtiContext, LtiRegistration, RegistrationStatus
 
@@ -16,7 +21,12 @@ logger = logging.getLogger(__name__)
 
 
 def refresh_roster(
-    session: Session, lti_context_id: int, *, secret_key: str, now: datetime
+    session: Session,
+    lti_context_id: int,
+    *,
+    secret_key: str,
+    now: datetime,
+    min_interval: timedelta = DEFAULT_MIN_INTERVAL,
 ) -> RosterSyncResult | None:
     """Sync the context's roster through NRPS unless it was synced recently; never fails the launch.
 
@@ -32,7 +42,9 @@ def refresh_roster(
     try:
         with session.begin_nested():
             client = nrps_client(credentials_for(session, registration, secret_key, now=now))
-            result = sync_roster_if_stale(session, context, context.memberships_url, source=client, now=now)
+            result = sync_roster_if_stale(
+                session, context, context.memberships_url, source=client, now=now, min_interval=min_interval
+            )
     except (ConnectorError, RosterSyncError) as exc:
         logger.warning("roster sync of LTI context %s skipped: %s", context.id, exc)
         return None

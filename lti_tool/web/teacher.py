@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.jobs import schedule_task_push
+from lti_tool.lti.hooks import refresh_roster
 from lti_tool.lti.roles import AppRole
 from lti_tool.mastery import (
     HABIT_LABELS,
@@ -35,6 +37,7 @@ from lti_tool.models import (
     CompetencyItem,
     Evidence,
     Habit,
+    LtiContext,
     ProficiencyLevel,
     SchoolClass,
     ScoreStatus,
@@ -59,7 +62,7 @@ from lti_tool.scoring import (
     task_indicator_ids,
 )
 from lti_tool.web.auth import current_launch, launch_url_for, require_launch
-from lti_tool.web.session import db_session
+from lti_tool.web.session import app_state, db_session
 from mappings import Policy
 
 log = logging.getLogger("mastery_bridge.web.teacher")
@@ -105,7 +108,7 @@ def grid(class_id: int) -> str:
     """The class mastery grid (students x indicators), with habits of work in a separate column group."""
     school_class = _school_class(class_id)
     session = db_session()
-    policy = _policy(session, school_class)
+    policy, is_school_policy = class_policy(session, school_class)
     period_id = request.args.get("period") or None
     indicator = request.args.get("indicator", type=int)
     is_descending = request.args.get("order") == "desc"
@@ -126,7 +129,54 @@ def grid(class_id: int) -> str:
         is_descending=is_descending,
         only_flagged=only_flagged,
         session_token=g.get("session_token"),
+        is_school_policy=is_school_policy,
+        can_sync_roster=_lti_context(session, class_id) is not None,
+        roster_message=_roster_message(request.args),
     )
+
+
+def _lti_context(session: Session, class_id: int) -> LtiContext | None:
+    """The launch's LMS course, when it offers NRPS (a roster can be pulled from it)."""
+    launch_context = current_launch().lti_context_id
+    context = session.get(LtiContext, launch_context) if launch_context is not None else None
+    if context is None or context.class_id != class_id or not context.memberships_url:
+        return None
+    return context
+
+
+def _roster_message(args: Mapping[str, str]) -> str | None:
+    outcome = args.get("roster")
+    if outcome == "synced":
+        return (
+            f"Roster refreshed from the LMS: {args.get('created', '0')} new, {args.get('updated', '0')} updated, "
+            f"{args.get('deactivated', '0')} no longer enrolled."
+        )
+    if outcome == "failed":
+        return "The LMS did not answer the roster request; the class list is unchanged. Try again later."
+    return None
+
+
+@bp.post("/roster/sync")
+@require_launch(AppRole.TEACHER)
+def sync_roster(class_id: int) -> ResponseReturnValue:
+    """Pull the class roster from the LMS now (NRPS), whatever the debounce says."""
+    _school_class(class_id)
+    session = db_session()
+    context = _lti_context(session, class_id)
+    if context is None:
+        abort(409, description="This class was not launched from an LMS course that shares its roster.")
+    result = refresh_roster(
+        session,
+        context.id,
+        secret_key=app_state().settings.secret_key,
+        now=utcnow(),
+        min_interval=timedelta(0),
+    )
+    query: dict[str, object] = {"roster": "failed"}
+    if result is not None:
+        query = {"roster": "synced", "created": result.created, "updated": result.updated,
+                 "deactivated": result.deactivated}  # fmt: skip
+    return redirect(launch_url_for("teacher.grid", class_id=class_id, **query), code=303)
 
 
 @bp.get("/tasks")

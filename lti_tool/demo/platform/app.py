@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from lti_tool.demo.platform import launch, services
+from lti_tool.demo.platform import launch, registration, services
 from lti_tool.demo.platform.config import PlatformConfig
 from lti_tool.demo.platform.errors import register_error_handlers
 from lti_tool.demo.platform.state import EXTENSION_KEY, DemoPlatform
@@ -20,6 +20,8 @@ def create_platform_blueprint() -> Blueprint:
     bp.add_url_rule("/platform/jwks", view_func=launch.jwks)
     bp.add_url_rule("/platform/deep_link_return", view_func=launch.deep_link_return, methods=["POST"])
     bp.add_url_rule("/platform/token", view_func=services.token, methods=["POST"])
+    bp.add_url_rule("/platform/.well-known/openid-configuration", view_func=registration.openid_configuration)
+    bp.add_url_rule("/platform/register", view_func=registration.register, methods=["POST"])
     api = "/platform/api/contexts/<context_id>"
     bp.add_url_rule(f"{api}/memberships", view_func=services.memberships)
     bp.add_url_rule(f"{api}/lineitems", view_func=services.line_items, methods=["GET", "POST"])

@@ -98,6 +98,7 @@ class DemoPlatform:
         self._assertion_ids: set[str] = set()
         self._deep_link_data: set[str] = set()
         self._tool_keys: KeySet | None = None
+        self.registrations: list[dict[str, Any]] = []  # tool configurations received (dynamic registration)
 
     @property
     def key_id(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from connectors.lms import (
     Score,
     TokenClient,
     Transport,
+    canvas_submission_extension,
     service_url,
 )
 from lti_tool.demo.platform import PlatformServer
@@ -393,3 +395,21 @@ def test_nrps_refuses_a_body_next_link_to_another_origin(
     mocked.add(responses.GET, MEMBERSHIPS, json={**PAGE, "next": "https://elsewhere.example/members?page=2"})
     with pytest.raises(ConnectorResponseError):
         NrpsClient(offline_credentials(tool_key), transport=transport).fetch_members(MEMBERSHIPS)
+
+
+def test_canvas_scores_carry_the_submission_extension(
+    mocked: Any, tool_key: RSAKey, transport: Transport
+) -> None:
+    scores = mocked.add(responses.POST, f"{LMS}/lineitems/1/scores", json={})
+    extension = canvas_submission_extension("https://sso.canvaslms.com")
+    assert extension is not None
+    AgsClient(offline_credentials(tool_key), transport=transport).post_score(
+        f"{LMS}/lineitems/1", replace(a_score(), extensions=extension)
+    )
+    body = json.loads(scores.calls[0].request.body)
+    assert body["https://canvas.instructure.com/lti/submission"] == {"new_submission": False}
+    assert body["scoreGiven"] == 3
+
+
+def test_other_platforms_get_no_canvas_extension() -> None:
+    assert canvas_submission_extension("https://moodle.example.edu") is None
