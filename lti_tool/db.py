@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Dialect, Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 # Inside the installed package, so `mastery-bridge db upgrade` works from any directory.
 MIGRATIONS_LOCATION = "lti_tool:migrations"
+# A pooled connection idle for longer than this is pinged before use (see make_engine).
+PING_AFTER_IDLE_SECONDS = 10.0
+# Connections are replaced after an hour, before server or firewall idle limits can cut them silently.
+POOL_RECYCLE_SECONDS = 3600
+_CHECKED_IN_AT = "mastery_bridge.checked_in_at"
 
 
 def make_engine(url: str) -> Engine:
     """Create an engine for `url`; on SQLite also create the file's folder and fix transactions.
+
+    PostgreSQL: a pooled connection is pinged before use only when it sat idle for more than
+    `PING_AFTER_IDLE_SECONDS` (a dead one is replaced, so the request never sees it), not on every checkout
+    as `pool_pre_ping` would: that cost a round trip per request, two per login + launch, for connections
+    that under load were used a few milliseconds earlier. A server restart under load can then fail the
+    requests that were already using a connection, as it would anyway, and SQLAlchemy replaces the pool at
+    the first disconnect error.
 
     SQLite gets `PRAGMA foreign_keys=ON` on every connection and SQLAlchemy's documented pysqlite recipe
     ("Serializable isolation / Savepoints / Transactional DDL"): the driver's own BEGIN handling is switched
@@ -25,7 +39,17 @@ def make_engine(url: str) -> Engine:
     """
     sa_url = make_url(url)
     if sa_url.get_backend_name() != "sqlite":
-        return create_engine(sa_url, pool_pre_ping=True)
+        engine = create_engine(sa_url, pool_recycle=POOL_RECYCLE_SECONDS)
+        dialect = engine.dialect
+
+        def ping_if_idle(
+            dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+        ) -> None:
+            _ping_if_idle(dialect, dbapi_connection, record)
+
+        event.listen(engine, "checkin", _remember_checkin)
+        event.listen(engine, "checkout", ping_if_idle)
+        return engine
     database = sa_url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -33,6 +57,23 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _remember_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect, dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    checked_in_at = record.info.get(_CHECKED_IN_AT)
+    if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as error:
+        # The pool's documented signal: discard this connection and check out a new one (up to 3 tries).
+        raise exc.DisconnectionError(
+            f"pooled connection idle for over {PING_AFTER_IDLE_SECONDS:.0f} s is dead"
+        ) from error
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:

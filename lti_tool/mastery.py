@@ -200,15 +200,15 @@ def class_students(session: Session, class_id: int) -> list[tuple[int, str]]:
 
 def latest_habits(session: Session, class_id: int, as_of: date) -> dict[int, dict[Habit, HabitValue]]:
     """Per student, the latest observation of each habit on or before `as_of`."""
-    rows = session.scalars(
-        select(HabitScore)
+    rows = session.execute(
+        select(HabitScore.student_id, HabitScore.habit, HabitScore.value, HabitScore.observed_on)
         .where(HabitScore.class_id == class_id, HabitScore.observed_on <= as_of)
         .order_by(HabitScore.observed_on, HabitScore.id)
-    ).all()
+    )
     habits: dict[int, dict[Habit, HabitValue]] = defaultdict(dict)
-    for row in rows:
-        label = HABIT_LABELS.get(row.value.quantize(Decimal(1)), "")
-        habits[row.student_id][row.habit] = HabitValue(row.value, label, row.observed_on)
+    for student_id, habit, value, observed_on in rows:
+        label = HABIT_LABELS.get(value.quantize(Decimal(1)), "")
+        habits[student_id][habit] = HabitValue(value, label, observed_on)
     return habits
 
 
@@ -239,6 +239,8 @@ def build_grid(
     indicators = class_indicators(session, school_class.id)
     evidence = class_evidence(session, school_class, course_code)
     habits = latest_habits(session, school_class.id, as_of)
+    # Proficiencies repeat across the 500+ cells of a class: resolve each value's level once.
+    levels: dict[Decimal, Level] = {}
     rows = []
     for person_id, name in class_students(session, school_class.id):
         student_evidence: list[Evidence] = evidence.get(person_id, [])
@@ -262,13 +264,22 @@ def build_grid(
                 Cell(
                     indicator_id=column.indicator_id,
                     proficiency=proficiency,
-                    level=level_of(policy, proficiency) if proficiency is not None else None,
+                    level=_cached_level(levels, policy, proficiency),
                     evidence_count=len(used),
                     signal=signal,
                 )
             )
         rows.append(StudentRow(person_id, name, tuple(cells), grade, habits.get(person_id, {})))
     return Grid(indicators=indicators, rows=tuple(rows), periods=periods, period=period, as_of=as_of)
+
+
+def _cached_level(cache: dict[Decimal, Level], policy: Policy, value: Decimal | None) -> Level | None:
+    if value is None:
+        return None
+    level = cache.get(value)
+    if level is None:
+        level = cache[value] = level_of(policy, value)
+    return level
 
 
 def sort_rows(grid: Grid, indicator_id: int | None, *, is_descending: bool = False) -> tuple[StudentRow, ...]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import insert, select
@@ -25,6 +27,8 @@ from lti_tool.models import (
     EvidenceSource,
     Framework,
     FrameworkSource,
+    Habit,
+    HabitScore,
     IdentifierSource,
     NcaaArea,
     Org,
@@ -190,4 +194,27 @@ def load_district(session: Session, district: DemoDistrict) -> LoadSummary:
             for e in district.evidence
         ],
     )  # fmt: skip
+    session.execute(insert(HabitScore), list(_demo_habits(district, people, classes)))
     return LoadSummary(school.id, len(district.students), len(classes), len(district.evidence), False)
+
+
+HABIT_DAYS = (date(2026, 9, 18), date(2026, 10, 23), date(2026, 11, 20), date(2027, 2, 12), date(2027, 4, 30))
+
+
+def _demo_habits(
+    district: DemoDistrict, people: dict[str, Person], classes: dict[str, SchoolClass]
+) -> Iterator[dict[str, object]]:
+    """A few habits-of-work observations per student and class (1-4), reported beside the grade."""
+    for demo_class in district.classes:
+        rng = random.Random(f"habits:{demo_class.sourced_id}")  # noqa: S311 - reproducible demo data
+        teacher = people[demo_class.teacher_id].id
+        for student_id in demo_class.student_ids:
+            base = rng.choice((2, 3, 3, 4))
+            for day in HABIT_DAYS:
+                for habit in (Habit.PREPAREDNESS, Habit.ENGAGEMENT, Habit.COLLABORATION):
+                    value = min(4, max(1, base + rng.choice((-1, 0, 0, 0, 1))))
+                    yield {
+                        "student_id": people[student_id].id, "class_id": classes[demo_class.sourced_id].id,
+                        "habit": habit, "value": Decimal(value), "observed_on": day,
+                        "recorded_by_id": teacher, "recorded_at": _at_school(day),
+                    }  # fmt: skip

@@ -15,17 +15,20 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert
 from sqlalchemy.orm import Session
 
 from lti_tool.errors import LaunchError
-from lti_tool.models import LtiNonce, LtiRegistration, RegistrationStatus
+from lti_tool.lti.registry import RegistrationRecord, RegistryCache
+from lti_tool.models import LtiNonce, RegistrationStatus
 from lti_tool.registrations import tool_urls
 
 STATE_SALT = "mb-lti-state"
 # The login-to-launch round trip is a few seconds; ten minutes also bounds how long a nonce stays usable.
 STATE_MAX_AGE_SECONDS = 600
 STATE_COOKIE_PREFIX = "mb_lti_state_"
+# Built once: SQLAlchemy memoizes a statement object's cache key, so reusing it saves that work per login.
+_INSERT_NONCE = insert(LtiNonce).values(value=bindparam("value"), issued_at=bindparam("now"), used_at=None)
 # A state is `<random>` or `<random>.<storage target>`: the platform echoes it verbatim at launch, which is
 # how the launch page knows which frame to ask for the stored value when the cookie did not survive.
 _STORAGE_TARGET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -98,11 +101,10 @@ def read_login_state(secret_key: str, signed: str, *, max_age: int = STATE_MAX_A
         raise LaunchError("state payload malformed") from exc
 
 
-def _find_registration(session: Session, issuer: str, client_id: str | None) -> LtiRegistration:
-    query = select(LtiRegistration).where(LtiRegistration.issuer == issuer)
-    if client_id:
-        query = query.where(LtiRegistration.client_id == client_id)
-    registrations = list(session.scalars(query.limit(2)))
+def _find_registration(
+    session: Session, registry: RegistryCache, issuer: str, client_id: str | None
+) -> RegistrationRecord:
+    registrations = registry.registrations_for_login(session, issuer, client_id)
     if not registrations:
         raise LaunchError(f"no registration for issuer {issuer!r} and client_id {client_id!r}")
     if len(registrations) > 1:
@@ -110,7 +112,7 @@ def _find_registration(session: Session, issuer: str, client_id: str | None) -> 
     return registrations[0]
 
 
-def require_active(registration: LtiRegistration) -> None:
+def require_active(registration: RegistrationRecord) -> None:
     """LaunchError (403) unless the registration was approved and is not disabled."""
     if registration.status != RegistrationStatus.ACTIVE:
         raise LaunchError(
@@ -125,6 +127,7 @@ def begin_login(
     *,
     public_base_url: str,
     secret_key: str,
+    registry: RegistryCache,
     now: datetime,
 ) -> LoginRedirect:
     """Answer a login initiation (§5.1.1.1) with the authentication request (§5.1.1.2); stores the nonce."""
@@ -134,15 +137,15 @@ def begin_login(
     for name, value in (("iss", issuer), ("login_hint", login_hint), ("target_link_uri", target_link_uri)):
         if not value:
             raise LaunchError(f"login initiation parameter {name} is missing")
-    registration = _find_registration(session, issuer, params.get("client_id") or None)
+    registration = _find_registration(session, registry, issuer, params.get("client_id") or None)
     require_active(registration)
     # §5.1.1.1: the tool must only redirect to its own URLs, never to whatever target_link_uri says.
     if origin_of(target_link_uri) != origin_of(public_base_url):
         raise LaunchError(f"target_link_uri {target_link_uri!r} is not a URL of this tool")
 
     nonce = secrets.token_urlsafe(32)
-    session.add(LtiNonce(value=nonce, issued_at=now, used_at=None))
-    session.flush()
+    # A Core INSERT on the session's connection: the ORM unit of work would cost more than the statement.
+    session.connection().execute(_INSERT_NONCE, {"value": nonce, "now": now})
     state = secrets.token_urlsafe(32)
     storage_target = params.get("lti_storage_target") or None
     if storage_target is not None and not _STORAGE_TARGET.match(storage_target):

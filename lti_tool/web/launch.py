@@ -36,7 +36,8 @@ from lti_tool.lti.deep_linking import (
     sign_response,
 )
 from lti_tool.lti.hooks import refresh_roster
-from lti_tool.lti.launch import LaunchForm, platform_origin_of_token, record_launch, validate_launch
+from lti_tool.lti.launch import LaunchForm, platform_origin_of_token, validate_launch
+from lti_tool.lti.launch_record import record_launch
 from lti_tool.lti.login import (
     STATE_MAX_AGE_SECONDS,
     begin_login,
@@ -44,6 +45,7 @@ from lti_tool.lti.login import (
     storage_target_of,
 )
 from lti_tool.lti.platform_keys import PlatformKeyCache
+from lti_tool.lti.registry import RegistryCache
 from lti_tool.lti.roles import AppRole
 from lti_tool.models import LtiRegistration, SchoolClass, utcnow
 from lti_tool.policies import policy_from_row, policy_row_for_class
@@ -71,6 +73,7 @@ bp = Blueprint("launch", __name__)
 bp.add_app_template_global(launch_url_for)
 
 _KEYS_EXTENSION = "mastery_bridge.platform_keys"
+_REGISTRY_EXTENSION = "mastery_bridge.registry"
 _keys_lock = threading.Lock()
 STORAGE_FIELD = "mb_storage_state"
 STORAGE_ATTEMPTED_FIELD = "mb_storage_attempted"
@@ -86,6 +89,20 @@ def platform_keys(app: Flask | None = None) -> PlatformKeyCache:
         if not isinstance(cache, PlatformKeyCache):
             cache = PlatformKeyCache()
             target.extensions[_KEYS_EXTENSION] = cache
+    return cache
+
+
+def registry(app: Flask | None = None) -> RegistryCache:
+    """The app's cache of registrations and deployments (one per app, created on first use)."""
+    target = app or current_app
+    cache = target.extensions.get(_REGISTRY_EXTENSION)
+    if isinstance(cache, RegistryCache):
+        return cache
+    with _keys_lock:
+        cache = target.extensions.get(_REGISTRY_EXTENSION)
+        if not isinstance(cache, RegistryCache):
+            cache = RegistryCache()
+            target.extensions[_REGISTRY_EXTENSION] = cache
     return cache
 
 
@@ -123,6 +140,7 @@ def login() -> BaseResponse | tuple[str, int]:
         request.values.to_dict(),
         public_base_url=settings.public_base_url,
         secret_key=settings.secret_key,
+        registry=registry(),
         now=utcnow(),
     )
     response: BaseResponse
@@ -188,6 +206,7 @@ def launch() -> BaseResponse | tuple[str, int]:
         LaunchForm(id_token=id_token, state=state, signed_state=cookie or stored, error=form.get("error")),
         secret_key=settings.secret_key,
         keys=platform_keys(),
+        registry=registry(),
         now=now,
     )
     launch_session = LaunchSession.from_launch(record_launch(session, validated, now=now))

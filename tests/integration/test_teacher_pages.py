@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -446,6 +446,7 @@ def test_habits_are_stored_apart_from_the_academic_grade(app: Flask, session: Se
     indicator = _indicators(session, demo.id)[0]
     before = _cell(app, demo.id, student, indicator)
     evidence_before = session.scalar(select(func.count()).select_from(Evidence))
+    started = datetime.now(UTC)
     _done(session)
     token = _token(app, teacher, demo.id)
     client = app.test_client()
@@ -459,7 +460,11 @@ def test_habits_are_stored_apart_from_the_academic_grade(app: Flask, session: Se
         },
     )
     assert response.status_code == 303
-    habits = session.scalars(select(HabitScore).where(HabitScore.student_id == student)).all()
+    habits = session.scalars(
+        select(HabitScore)
+        .where(HabitScore.student_id == student, HabitScore.observed_on == date(2026, 11, 20))
+        .where(HabitScore.habit.in_(["attendance", "engagement"]), HabitScore.recorded_at > started)
+    ).all()
     assert sorted((h.habit.value, h.value) for h in habits) == [
         ("attendance", Decimal(1)),
         ("engagement", Decimal(4)),

@@ -14,6 +14,14 @@
 
   var grid = document.getElementById("mastery-grid");
   if (!grid) return;
+  // Cell links are sent without the session token to keep the page small; add it once here.
+  var token = grid.getAttribute("data-session");
+  if (token) {
+    Array.prototype.forEach.call(grid.querySelectorAll("td.cell a[href]"), function (link) {
+      var href = link.getAttribute("href");
+      link.setAttribute("href", href + (href.indexOf("?") === -1 ? "?" : "&") + "mb_session=" + encodeURIComponent(token));
+    });
+  }
   var rows = Array.prototype.slice.call(grid.querySelectorAll("tbody tr"));
   var matrix = rows.map(function (row) {
     return Array.prototype.slice.call(row.querySelectorAll("th, td"));

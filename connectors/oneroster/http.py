@@ -1,0 +1,184 @@
+"""HTTP plumbing for OneRoster: a timeout on every call, retries with backoff and jitter, typed errors."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Protocol
+
+import requests
+
+from connectors.errors import (
+    ConnectorAuthError,
+    ConnectorError,
+    ConnectorResponseError,
+    ConnectorUnavailableError,
+)
+from connectors.oneroster.status import parse_status_info
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "oneroster"
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+Sleep = Callable[[float], None]
+
+
+class Authenticator(Protocol):
+    """Signs or authorizes requests to one district's SIS."""
+
+    def auth(self, session: requests.Session) -> requests.auth.AuthBase:
+        """The `requests` auth for the next call (fetching or renewing a token first if needed)."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget any cached token; called once after a 401."""
+        ...
+
+
+def user_agent() -> str:
+    """`mastery-bridge/<version>`."""
+    try:
+        return f"mastery-bridge/{version('mastery-bridge')}"
+    except PackageNotFoundError:
+        return "mastery-bridge/0"
+
+
+def new_session() -> requests.Session:
+    """A `requests.Session` with the mastery-bridge User-Agent and JSON Accept; the caller closes it."""
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent()
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries: exponential backoff with full jitter, overridden by `Retry-After`."""
+
+    max_retries: int = 4
+    backoff_seconds: float = 0.5
+    max_delay_seconds: float = 60.0
+
+    def delay(self, attempt: int, retry_after: str | None, rng: random.Random) -> float:
+        """Seconds before retry `attempt + 1` (RFC 9110 §10.2.3 for `Retry-After`)."""
+        if retry_after:
+            parsed = parse_retry_after(retry_after)
+            if parsed is not None:
+                return max(0.0, min(parsed, self.max_delay_seconds))
+        ceiling = min(self.backoff_seconds * float(1 << attempt), self.max_delay_seconds)
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+def parse_retry_after(value: str) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None if unreadable."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One decoded JSON response: the body, the response headers and `Link` relations, the final URL."""
+
+    url: str
+    body: Any
+    total_count: int | None
+    next_url: str | None
+
+
+@dataclass(slots=True)
+class Transport:
+    """A configured session and authenticator plus the timeout, retry policy and sleep every call uses."""
+
+    session: requests.Session
+    authenticator: Authenticator
+    timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Sleep = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    system: str = SYSTEM
+
+    def get_json(self, url: str) -> Page:
+        """GET `url` (reads are idempotent, so network errors, 429 and 5xx are retried), decoded."""
+        response = self._send("GET", url)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ConnectorResponseError(
+                "response body is not JSON", system=self.system, url=url, status=response.status_code
+            ) from exc
+        total = response.headers.get("X-Total-Count", "").strip()
+        return Page(
+            url=url,
+            body=body,
+            total_count=int(total) if total.isdigit() else None,
+            next_url=response.links.get("next", {}).get("url"),
+        )
+
+    def _send(self, method: str, url: str) -> requests.Response:
+        attempt = 0
+        has_reauthorized = False
+        while True:
+            try:
+                response = self.session.request(
+                    method, url, auth=self.authenticator.auth(self.session), timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                if attempt < self.retry.max_retries:
+                    delay = self.retry.delay(attempt, None, self.rng)
+                    logger.warning(
+                        "%s %s failed (%s); retrying in %.2fs", method, url, type(exc).__name__, delay
+                    )
+                    self.sleep(delay)
+                    attempt += 1
+                    continue
+                raise ConnectorUnavailableError(
+                    f"{method} failed after {attempt + 1} attempts: {type(exc).__name__}",
+                    system=self.system,
+                    url=url,
+                ) from exc
+            status = response.status_code
+            if status == 401 and not has_reauthorized:
+                # A token can be revoked or expire early; fetch a fresh one once.
+                has_reauthorized = True
+                self.authenticator.invalidate()
+                continue
+            if status in RETRYABLE_STATUSES and attempt < self.retry.max_retries:
+                delay = self.retry.delay(attempt, response.headers.get("Retry-After"), self.rng)
+                logger.warning("%s %s answered HTTP %s; retrying in %.2fs", method, url, status, delay)
+                response.close()
+                self.sleep(delay)
+                attempt += 1
+                continue
+            if status >= 400:
+                raise self._error(method, url, response)
+            return response
+
+    def _error(self, method: str, url: str, response: requests.Response) -> ConnectorError:
+        status = response.status_code
+        error: type[ConnectorError]
+        if status in (401, 403):
+            error = ConnectorAuthError
+        elif status in RETRYABLE_STATUSES or status >= 500:
+            error = ConnectorUnavailableError
+        else:
+            error = ConnectorResponseError
+        said = parse_status_info(response.content).summary()
+        response.close()
+        return error(
+            f"{method} refused" + (f": {said}" if said else ""), system=self.system, url=url, status=status
+        )

@@ -1,0 +1,1 @@
+"""Test support: fake servers for the systems mastery-bridge talks to."""
