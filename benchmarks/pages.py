@@ -81,6 +81,7 @@ from lti_tool.models import (
     utcnow,
 )
 from lti_tool.policies import DEFAULT_POLICY_NAME, shipped_policy_document, store_policy
+from lti_tool.runtime import GC_THRESHOLDS, tune_garbage_collector
 from lti_tool.settings import Settings
 from lti_tool.web.auth import LaunchSession, issue_session_token
 from lti_tool.web.session import app_state
@@ -407,6 +408,9 @@ def run(database_url: str, data_dir: Path, args: argparse.Namespace) -> None:
             is_debug=False,
         )
     )
+    # As the production entry point (lti_tool/wsgi.py) does in every gunicorn worker.
+    tune_garbage_collector()
+    print(f"garbage collector tuned as in production: thresholds {GC_THRESHOLDS}")
     try:
         today = utcnow().date()
         with app_state(app).session_factory.begin() as session:
