@@ -1,0 +1,9 @@
+"""The `mastery-bridge` command line: noun-verb subcommands; data to stdout, logs to stderr.
+
+Importing this package registers every subcommand on `main` (one module per noun).
+"""
+
+from lti_tool.cli import db, demo, frameworks, lti, policies, server, translate
+from lti_tool.cli.core import main
+
+__all__ = ["db", "demo", "frameworks", "lti", "main", "policies", "server", "translate"]
