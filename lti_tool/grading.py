@@ -62,24 +62,7 @@ def core_course(course: Course) -> CoreCourse:
 
 def class_periods(session: Session, class_id: int) -> tuple[GradingPeriod, ...]:
     """The class's grading periods (and credit-bearing terms), ordered by end date."""
-    rows = session.scalars(
-        select(AcademicSession)
-        .join(ClassSession, ClassSession.academic_session_id == AcademicSession.id)
-        .where(ClassSession.class_id == class_id)
-        .where(
-            (AcademicSession.type == SessionType.GRADING_PERIOD) | AcademicSession.is_credit_bearing.is_(True)
-        )
-        .order_by(AcademicSession.end_date, AcademicSession.is_credit_bearing, AcademicSession.id)
-    ).all()
-    return tuple(
-        GradingPeriod(
-            period_id=row.sourced_id or str(row.id),
-            start=row.start_date,
-            end=row.end_date,
-            is_credit_bearing=row.is_credit_bearing,
-        )
-        for row in rows
-    )
+    return school_class_periods(session, [class_id]).get(class_id, ())
 
 
 def class_evidence(

@@ -36,8 +36,8 @@ from lti_tool.models import (
     ScoringGuideDescriptor,
     Task,
 )
-from lti_tool.policies import DEFAULT_POLICY_NAME, policy_from_row, policy_row_for_class
-from mappings import Policy, grade_periods, load_shipped_policy, render_explanation
+from lti_tool.policies import class_policy
+from mappings import Policy, grade_periods, render_explanation
 
 STATUS_WORDS = {
     ScoreStatus.SCORED: "Scored",
@@ -236,12 +236,9 @@ def build_student_progress(session: Session, school_class: SchoolClass, person: 
     course = session.get(Course, school_class.course_id)
     if course is None:  # pragma: no cover - the foreign key makes this impossible
         raise LookupError(f"class {school_class.id} names a missing course")
-    policy_row = policy_row_for_class(session, school_class)
-    # Without a policy (a class created by a launch, before any setup) proficiency still needs a method: the
-    # shipped default provides it, but no letter grades are shown until the school chooses a policy.
-    policy = (
-        policy_from_row(policy_row) if policy_row is not None else load_shipped_policy(DEFAULT_POLICY_NAME)
-    )
+    # Without a school policy (a class created by a launch, before any setup) proficiency still needs a
+    # method: the shipped default provides it, but no letter grades are shown until the school chooses one.
+    policy, has_policy = class_policy(session, school_class)
     levels = _scale_levels(session, school_class, policy)
     chart_levels = [ChartLevel(level.value, level.label) for level in levels]
     descriptors = _descriptors(session, school_class)
@@ -338,7 +335,7 @@ def build_student_progress(session: Session, school_class: SchoolClass, person: 
 
     evidence = class_evidence(session, school_class, course.code).get(person.id, [])
     grades = grade_periods(policy, evidence, periods, student_id=str(person.id), course_id=course.code)
-    if policy_row is None:
+    if not has_policy:
         grades = ()
     period_views = tuple(
         PeriodGradeView(
@@ -362,7 +359,7 @@ def build_student_progress(session: Session, school_class: SchoolClass, person: 
         indicators=tuple(indicator_views),
         periods=period_views,
         habits=_habits(session, school_class.id, person.id, levels),
-        has_policy=policy_row is not None,
+        has_policy=has_policy,
     )
 
 
