@@ -15,6 +15,7 @@ from lti_tool.models.enums import (
     FrameworkSource,
     Habit,
     IdentifierSource,
+    IdentityKind,
     NcaaArea,
     OneRosterVersion,
     OrgType,
@@ -47,6 +48,7 @@ from lti_tool.models.framework import (
     ScoringGuideDescriptor,
 )
 from lti_tool.models.grading import (
+    GradePosting,
     GradingPolicy,
     PostedGrade,
     current_posted_grades_query,
@@ -86,10 +88,12 @@ __all__ = [
     "EvidenceSource",
     "Framework",
     "FrameworkSource",
+    "GradePosting",
     "GradingPolicy",
     "Habit",
     "HabitScore",
     "IdentifierSource",
+    "IdentityKind",
     "IdentityReview",
     "LineItem",
     "LtiContext",

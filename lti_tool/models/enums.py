@@ -170,3 +170,10 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+class IdentityKind(StrEnum):
+    """What an identity review is about: a person or a class (LMS context vs SIS section)."""
+
+    PERSON = "person"
+    CLASS = "class"

@@ -45,6 +45,20 @@ class GradingPolicy(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class GradePosting(Base):
+    """One registrar's posting of a grading period for a school: the check it passed and what it stored."""
+
+    __tablename__ = "grade_postings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    academic_session_id: Mapped[int] = mapped_column(ForeignKey("academic_sessions.id"))
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    posted_by: Mapped[str] = mapped_column(String(255))
+    counts: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)
+    check_report: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)
+
+
 class PostedGrade(Base):
     """A grade posted for a student in a class for a grading period, with the explanation behind it.
 
@@ -99,6 +113,7 @@ class PostedGrade(Base):
     is_locked: Mapped[bool] = mapped_column(default=False)
     amendment_of_id: Mapped[int | None] = mapped_column(unique=True)
     amendment_reason: Mapped[str | None] = mapped_column(Text)
+    posting_id: Mapped[int | None] = mapped_column(ForeignKey("grade_postings.id"), index=True)
 
 
 def current_posted_grades_query(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.models.base import Base, UtcDateTime, json_document, str_enum, utcnow
 from lti_tool.models.enums import (
     IdentifierSource,
+    IdentityKind,
     OneRosterVersion,
     OutboxStatus,
     SisAuth,
@@ -34,6 +35,8 @@ class SisConnection(Base):
     secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     scopes: Mapped[str] = mapped_column(String(1024), default="")
     settings: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"), index=True)
+    is_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -51,12 +54,15 @@ class SyncRun(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(json_document(), default=dict)
     warnings: Mapped[list[Any]] = mapped_column(json_document(), default=list)
     errors: Mapped[list[Any]] = mapped_column(json_document(), default=list)
+    is_dry_run: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class OutboxMessage(Base):
     """A message to deliver to another system (grade passback, SIS write), retried until delivered.
 
     `dedupe_key` is unique so enqueueing the same logical message twice is a no-op for the caller to detect.
+    A worker claims a message by setting `claimed_by` and a lease in `claimed_until`; a worker that dies
+    leaves the lease to expire, and the message is claimed again (delivery is idempotent by sourcedId).
     """
 
     __tablename__ = "outbox_messages"
@@ -74,6 +80,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("sis_connections.id"), index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class IdentityReview(Base):
@@ -82,6 +91,11 @@ class IdentityReview(Base):
     __tablename__ = "identity_reviews"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[IdentityKind] = mapped_column(
+        str_enum(IdentityKind, "kind"), default=IdentityKind.PERSON, server_default=IdentityKind.PERSON.value
+    )
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("sis_connections.id"), index=True)
+    lti_context_id: Mapped[int | None] = mapped_column(ForeignKey("lti_contexts.id"))
     source: Mapped[IdentifierSource] = mapped_column(str_enum(IdentifierSource, "source"))
     system: Mapped[str] = mapped_column(String(255))
     external_value: Mapped[str] = mapped_column(String(255))
@@ -90,6 +104,9 @@ class IdentityReview(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolved_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    candidate_class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"))
+    resolved_class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"))
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class Demographic(Base):
