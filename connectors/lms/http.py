@@ -6,10 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import requests
@@ -20,22 +17,15 @@ from connectors.errors import (
     ConnectorResponseError,
     ConnectorUnavailableError,
 )
+from connectors.http import RETRYABLE_STATUSES, parse_retry_after
+from connectors.http import user_agent as user_agent
 
 logger = logging.getLogger(__name__)
 
 SYSTEM = "lti-advantage"
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PAGES = 10_000
 
 Sleep = Callable[[float], None]
-
-
-def user_agent() -> str:
-    """`mastery-bridge/<version>`; Canvas refuses API calls that carry no User-Agent."""
-    try:
-        return f"mastery-bridge/{version('mastery-bridge')}"
-    except PackageNotFoundError:
-        return "mastery-bridge/0"
 
 
 def new_session() -> requests.Session:
@@ -57,23 +47,10 @@ class RetryPolicy:
         """Seconds to wait before retry number `attempt + 1`, honouring `Retry-After` (RFC 9110 §10.2.3)."""
         wanted: float = self.backoff_seconds * float(1 << attempt)
         if retry_after:
-            parsed = _parse_retry_after(retry_after)
+            parsed = parse_retry_after(retry_after)
             if parsed is not None:
                 wanted = parsed
         return max(0.0, min(wanted, self.max_delay_seconds))
-
-
-def _parse_retry_after(value: str) -> float | None:
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - datetime.now(UTC)).total_seconds()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,11 @@
-"""OneRoster 1.1 and 1.2 rostering client: auth, paging, filters and typed records.
+"""OneRoster 1.1 and 1.2 REST: rostering client, gradebook client, vendor profiles, auth, paging, typed records.
 
-Import rule: requests, authlib (in `auth` only), the standard library and `connectors.errors`;
-never Flask, SQLAlchemy, pylti1p3 or `lti_tool`.
+Import rule: requests, authlib (in `auth` only), the standard library, `connectors.errors`,
+`connectors.http` and, for the gradebook bodies, `connectors.oneroster_csv.payloads`; never Flask,
+SQLAlchemy, pylti1p3 or `lti_tool`. The gradebook client and the vendor profiles are imported from their
+modules (`connectors.oneroster.gradebook`, `connectors.oneroster.profiles`), not from this package, so
+that `connectors.oneroster_csv` (which reads into these records) and this package never import each
+other in a cycle.
 """
 
 from connectors.oneroster.auth import (

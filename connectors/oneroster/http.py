@@ -1,15 +1,18 @@
-"""HTTP plumbing for OneRoster: a timeout on every call, retries with backoff and jitter, typed errors."""
+"""HTTP plumbing for OneRoster: a timeout on every call, retries with backoff and jitter, typed errors.
+
+GET and PUT are both idempotent (RFC 9110 §9.2.2): a OneRoster PUT names the record by its sourcedId and
+replaces it whole, so repeating one after a timeout or a 5xx has the same effect as sending it once.
+Both are retried on network errors, 429 and 5xx, honouring `Retry-After`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 import requests
@@ -20,14 +23,18 @@ from connectors.errors import (
     ConnectorResponseError,
     ConnectorUnavailableError,
 )
-from connectors.oneroster.status import parse_status_info
+from connectors.http import RETRYABLE_STATUSES as RETRYABLE_STATUSES
+from connectors.http import parse_retry_after as parse_retry_after
+from connectors.http import user_agent as user_agent
+from connectors.oneroster.status import StatusInfo, parse_status_info
 
 logger = logging.getLogger(__name__)
 
 SYSTEM = "oneroster"
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 Sleep = Callable[[float], None]
+# Given the status, what the error body said and the URL, a more specific error, or None for the default.
+ErrorRefiner = Callable[[int, StatusInfo, str], "ConnectorError | None"]
 
 
 class Authenticator(Protocol):
@@ -40,14 +47,6 @@ class Authenticator(Protocol):
     def invalidate(self) -> None:
         """Forget any cached token; called once after a 401."""
         ...
-
-
-def user_agent() -> str:
-    """`mastery-bridge/<version>`."""
-    try:
-        return f"mastery-bridge/{version('mastery-bridge')}"
-    except PackageNotFoundError:
-        return "mastery-bridge/0"
 
 
 def new_session() -> requests.Session:
@@ -76,20 +75,6 @@ class RetryPolicy:
         return rng.uniform(ceiling / 2, ceiling)
 
 
-def parse_retry_after(value: str) -> float | None:
-    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None if unreadable."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return (when - datetime.now(UTC)).total_seconds()
-
-
 @dataclass(frozen=True, slots=True)
 class Page:
     """One decoded JSON response: the body, the response headers and `Link` relations, the final URL."""
@@ -98,6 +83,15 @@ class Page:
     body: Any
     total_count: int | None
     next_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The answer to a PUT: final URL, status (200 updated, 201 created, ...) and the decoded body, if any."""
+
+    url: str
+    status: int
+    body: Any
 
 
 @dataclass(slots=True)
@@ -129,13 +123,45 @@ class Transport:
             next_url=response.links.get("next", {}).get("url"),
         )
 
-    def _send(self, method: str, url: str) -> requests.Response:
+    def put_json(self, url: str, body: Mapping[str, Any], *, refine: ErrorRefiner | None = None) -> Written:
+        """PUT `body` as JSON to `url`, retried like a GET (a PUT by sourcedId is idempotent).
+
+        `refine` may turn a refusal into a more specific error (e.g. a closed grading window).
+        """
+        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        response = self._send(
+            "PUT", url, data=data, headers={"Content-Type": "application/json"}, refine=refine
+        )
+        decoded: Any = None
+        if response.content:
+            try:
+                decoded = response.json()
+            except ValueError:
+                decoded = None  # a success needs no body; some servers echo HTML or plain text
+        status = response.status_code
+        response.close()
+        return Written(url=url, status=status, body=decoded)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        refine: ErrorRefiner | None = None,
+    ) -> requests.Response:
         attempt = 0
         has_reauthorized = False
         while True:
             try:
                 response = self.session.request(
-                    method, url, auth=self.authenticator.auth(self.session), timeout=self.timeout
+                    method,
+                    url,
+                    data=data,
+                    headers=dict(headers or {}),
+                    auth=self.authenticator.auth(self.session),
+                    timeout=self.timeout,
                 )
             except requests.RequestException as exc:
                 if attempt < self.retry.max_retries:
@@ -165,11 +191,19 @@ class Transport:
                 attempt += 1
                 continue
             if status >= 400:
-                raise self._error(method, url, response)
+                raise self._error(method, url, response, refine)
             return response
 
-    def _error(self, method: str, url: str, response: requests.Response) -> ConnectorError:
+    def _error(
+        self, method: str, url: str, response: requests.Response, refine: ErrorRefiner | None = None
+    ) -> ConnectorError:
         status = response.status_code
+        info = parse_status_info(response.content)
+        if refine is not None:
+            refined = refine(status, info, url)
+            if refined is not None:
+                response.close()
+                return refined
         error: type[ConnectorError]
         if status in (401, 403):
             error = ConnectorAuthError
@@ -177,7 +211,7 @@ class Transport:
             error = ConnectorUnavailableError
         else:
             error = ConnectorResponseError
-        said = parse_status_info(response.content).summary()
+        said = info.summary()
         response.close()
         return error(
             f"{method} refused" + (f": {said}" if said else ""), system=self.system, url=url, status=status

@@ -174,6 +174,9 @@ def parse_course(data: Mapping[str, Any], *, url: str) -> Course:
         course_code=f.optional_text("courseCode"),
         org_sourced_id=f.ref("org"),
         school_year_sourced_id=f.ref("schoolYear"),
+        grades=f.texts("grades"),
+        subjects=f.texts("subjects"),
+        subject_codes=f.texts("subjectCodes"),
     )
 
 
@@ -190,6 +193,11 @@ def parse_class(data: Mapping[str, Any], *, url: str) -> Class:
         term_sourced_ids=f.refs("terms"),
         class_code=f.optional_text("classCode"),
         class_type=f.optional_text("classType"),
+        location=f.optional_text("location"),
+        grades=f.texts("grades"),
+        subjects=f.texts("subjects"),
+        subject_codes=f.texts("subjectCodes"),
+        periods=f.texts("periods"),
     )
 
 
@@ -240,6 +248,17 @@ def parse_user(data: Mapping[str, Any], *, url: str) -> User:
         identifier=f.optional_text("identifier"),
         user_ids=_user_ids(f),
         grades=f.texts("grades"),
+        middle_name=f.optional_text("middleName"),
+        sms=f.optional_text("sms"),
+        phone=f.optional_text("phone"),
+        agent_sourced_ids=f.refs("agents"),
+        user_master_identifier=f.optional_text("userMasterIdentifier"),
+        # 1.2 REST says preferredFirstName/preferredLastName where the CSV binding says Given/Family.
+        preferred_given_name=f.optional_text("preferredFirstName"),
+        preferred_middle_name=f.optional_text("preferredMiddleName"),
+        preferred_family_name=f.optional_text("preferredLastName"),
+        primary_org_sourced_id=f.ref("primaryOrg"),
+        pronouns=f.optional_text("pronouns"),
     )
 
 
@@ -269,4 +288,15 @@ def parse_demographics(data: Mapping[str, Any], *, url: str) -> Demographics:
         date_last_modified=f.timestamp("dateLastModified"),
         birth_date=f.day("birthDate"),
         sex=f.optional_text("sex"),
+        american_indian_or_alaska_native=f.flag("americanIndianOrAlaskaNative"),
+        asian=f.flag("asian"),
+        black_or_african_american=f.flag("blackOrAfricanAmerican"),
+        native_hawaiian_or_other_pacific_islander=f.flag("nativeHawaiianOrOtherPacificIslander"),
+        white=f.flag("white"),
+        demographic_race_two_or_more_races=f.flag("demographicRaceTwoOrMoreRaces"),
+        hispanic_or_latino_ethnicity=f.flag("hispanicOrLatinoEthnicity"),
+        country_of_birth_code=f.optional_text("countryOfBirthCode"),
+        state_of_birth_abbreviation=f.optional_text("stateOfBirthAbbreviation"),
+        city_of_birth=f.optional_text("cityOfBirth"),
+        public_school_residence_status=f.optional_text("publicSchoolResidenceStatus"),
     )

@@ -1,26 +1,34 @@
-"""The OneRoster 1.1 and 1.2 CSV binding (read a roster zip, write a gradebook zip) and 1.2 gradebook REST bodies.
+"""The OneRoster 1.1 and 1.2 CSV binding (read a roster zip, write a gradebook zip) and gradebook REST bodies.
 
-Import rule: standard library only, plus `connectors.errors`; never Flask, SQLAlchemy, pylti1p3 or
-`lti_tool`. Records are this package's own frozen dataclasses (`records.py`), kept apart from the REST
-records in `connectors.oneroster` until the two are merged.
+Import rule: standard library only, plus `connectors.errors` and the records, filters and `RosterSource`
+protocol of `connectors.oneroster`; never Flask, SQLAlchemy, pylti1p3 or `lti_tool`. Rostering rows are
+read into the `connectors.oneroster.records` types, and `PackageRosterSource` serves a package through
+the same `RosterSource` protocol as the REST client.
 """
 
 from __future__ import annotations
 
 from connectors.oneroster_csv.payloads import (
+    GradebookCategory,
+    GradebookScoreScale,
     ObjectiveScore,
     PeriodLineItem,
     PeriodResult,
     ServiceUrls,
+    category_payload,
+    category_sourced_id,
     line_item_payload,
     line_item_sourced_id,
     result_payload,
     result_sourced_id,
+    score_scale_payload,
+    score_scale_sourced_id,
 )
 from connectors.oneroster_csv.read import read_roster_zip
 from connectors.oneroster_csv.records import (
     AcademicSession,
     Category,
+    Class,
     Course,
     Demographics,
     Enrollment,
@@ -33,35 +41,39 @@ from connectors.oneroster_csv.records import (
     Org,
     Result,
     ResultLearningObjectiveId,
-    RosterClass,
     RosterPackage,
     ScoreScale,
     ScoreScaleValue,
     Status,
     User,
     UserId,
+    UserRole,
 )
+from connectors.oneroster_csv.source import PackageRosterSource
 from connectors.oneroster_csv.write import neutralise, write_gradebook_zip
 
 __all__ = [
     "AcademicSession",
     "Category",
+    "Class",
     "Course",
     "Demographics",
     "Enrollment",
     "FileMode",
     "Gradebook",
+    "GradebookCategory",
+    "GradebookScoreScale",
     "LineItem",
     "LineItemLearningObjectiveId",
     "Manifest",
     "ObjectiveScore",
     "OneRosterVersion",
     "Org",
+    "PackageRosterSource",
     "PeriodLineItem",
     "PeriodResult",
     "Result",
     "ResultLearningObjectiveId",
-    "RosterClass",
     "RosterPackage",
     "ScoreScale",
     "ScoreScaleValue",
@@ -69,11 +81,16 @@ __all__ = [
     "Status",
     "User",
     "UserId",
+    "UserRole",
+    "category_payload",
+    "category_sourced_id",
     "line_item_payload",
     "line_item_sourced_id",
     "neutralise",
     "read_roster_zip",
     "result_payload",
     "result_sourced_id",
+    "score_scale_payload",
+    "score_scale_sourced_id",
     "write_gradebook_zip",
 ]

@@ -1,21 +1,37 @@
-"""JSON bodies for the OneRoster 1.2 gradebook REST calls PUT /lineItems/{id} and PUT /results/{id}.
+"""JSON bodies for the OneRoster 1.2 gradebook REST calls PUT /categories, /scoreScales, /lineItems, /results.
 
 One line item per class and grading period carries the period grade; one result per student on it.
 Their sourcedIds are UUIDv5 of (class, period) and (class, period, student), so re-sending a grade updates
-the same record instead of creating a new one. Bodies follow `SingleLineItemDType` and `SingleResultDType`
-of the 1.2 gradebook OpenAPI (tests validate every shape built here against it).
+the same record instead of creating a new one; categories and score scales are keyed the same way.
+Bodies follow `SingleCategoryDType`, `SingleScoreScaleDType`, `SingleLineItemDType` and `SingleResultDType`
+of the 1.2 gradebook OpenAPI (tests validate every shape built here against it). The 1.1 bodies are in
+`payloads_v1p1`.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Final, Literal, NotRequired, TypedDict
+from typing import Final, Literal
 
-from connectors.oneroster_csv.records import Status
+from connectors.oneroster.records import Status
+from connectors.oneroster_csv.bodies import (
+    CategoryBody,
+    CategoryPayload,
+    GuidRef,
+    LearningObjectiveResult,
+    LineItemBody,
+    LineItemPayload,
+    ResultBody,
+    ResultPayload,
+    ScoreScaleBody,
+    ScoreScalePayload,
+)
+from connectors.oneroster_csv.records import ScoreScaleValue
 
 # Fixed namespace of mastery-bridge's OneRoster sourcedIds; changing it would orphan every record sent.
 SOURCED_ID_NAMESPACE: Final = uuid.uuid5(
@@ -38,86 +54,14 @@ def result_sourced_id(class_sourced_id: str, grading_period_sourced_id: str, stu
     return _uuid("result", class_sourced_id, grading_period_sourced_id, student_sourced_id)
 
 
-class GuidRef(TypedDict):
-    """A OneRoster GUIDRef: where the object lives, its sourcedId and its type."""
-
-    href: str
-    sourcedId: str
-    type: str
+def category_sourced_id(scope_sourced_id: str, title: str) -> str:
+    """The sourcedId of category `title` within `scope_sourced_id` (a school, a teacher or a class)."""
+    return _uuid("category", scope_sourced_id, title)
 
 
-class LearningObjectiveSet(TypedDict):
-    """LearningObjectiveSetDType: the objectives a line item is aligned to."""
-
-    source: str
-    learningObjectiveIds: list[str]
-
-
-class LearningObjectiveResult(TypedDict):
-    """LearningObjectiveResultsDType: a mastery score on one objective."""
-
-    learningObjectiveId: str
-    score: NotRequired[float]
-    textScore: NotRequired[str]
-
-
-class LearningObjectiveScoreSet(TypedDict):
-    """LearningObjectiveScoreSetDType: mastery scores from one objective source."""
-
-    source: str
-    learningObjectiveResults: list[LearningObjectiveResult]
-
-
-LineItemBody = TypedDict(
-    "LineItemBody",
-    {
-        "sourcedId": str,
-        "status": str,
-        "dateLastModified": str,
-        "title": str,
-        "description": NotRequired[str],
-        "assignDate": str,
-        "dueDate": str,
-        "class": GuidRef,
-        "school": GuidRef,
-        "category": GuidRef,
-        "academicSession": GuidRef,
-        "resultValueMin": NotRequired[float],
-        "resultValueMax": NotRequired[float],
-        "scoreScale": NotRequired[GuidRef],
-        "learningObjectiveSet": NotRequired[list[LearningObjectiveSet]],
-    },
-)
-ResultBody = TypedDict(
-    "ResultBody",
-    {
-        "sourcedId": str,
-        "status": str,
-        "dateLastModified": str,
-        "lineItem": GuidRef,
-        "student": GuidRef,
-        "class": GuidRef,
-        "scoreStatus": str,
-        "score": NotRequired[float],
-        "textScore": NotRequired[str],
-        "scoreDate": str,
-        "comment": NotRequired[str],
-        "scoreScale": NotRequired[GuidRef],
-        "learningObjectiveSet": NotRequired[list[LearningObjectiveScoreSet]],
-    },
-)
-
-
-class LineItemPayload(TypedDict):
-    """The body of PUT /lineItems/{sourcedId}."""
-
-    lineItem: LineItemBody
-
-
-class ResultPayload(TypedDict):
-    """The body of PUT /results/{sourcedId}."""
-
-    result: ResultBody
+def score_scale_sourced_id(class_sourced_id: str, title: str) -> str:
+    """The sourcedId of score scale `title` of a class."""
+    return _uuid("scoreScale", class_sourced_id, title)
 
 
 ScoreStatus = Literal["exempt", "fully graded", "not submitted", "partially graded", "submitted"]
@@ -139,6 +83,7 @@ class ServiceUrls:
 
 _COLLECTIONS: Final = {
     "class": ("rostering", "classes"),
+    "course": ("rostering", "courses"),
     "org": ("rostering", "orgs"),
     "user": ("rostering", "users"),
     "academicSession": ("rostering", "academicSessions"),
@@ -146,6 +91,40 @@ _COLLECTIONS: Final = {
     "lineItem": ("gradebook", "lineItems"),
     "scoreScale": ("gradebook", "scoreScales"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class GradebookCategory:
+    """A gradebook category such as "Term Grade"; unique within `scope_sourced_id` (see VendorProfile)."""
+
+    title: str
+    scope_sourced_id: str
+    date_last_modified: datetime
+    weight: Decimal | None = None
+    status: Status = Status.ACTIVE
+
+    @property
+    def sourced_id(self) -> str:
+        """Deterministic: see `category_sourced_id`."""
+        return category_sourced_id(self.scope_sourced_id, self.title)
+
+
+@dataclass(frozen=True, slots=True)
+class GradebookScoreScale:
+    """A class's score scale, e.g. the policy's letters mapped to course values (`{"3": "B"}`)."""
+
+    title: str
+    class_sourced_id: str
+    values: tuple[ScoreScaleValue, ...]
+    date_last_modified: datetime
+    type: str = "letter"
+    course_sourced_id: str | None = None
+    status: Status = Status.ACTIVE
+
+    @property
+    def sourced_id(self) -> str:
+        """Deterministic: see `score_scale_sourced_id`."""
+        return score_scale_sourced_id(self.class_sourced_id, self.title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +205,58 @@ def _number(value: Decimal) -> float:
     return float(value)
 
 
-def line_item_payload(item: PeriodLineItem, urls: ServiceUrls) -> LineItemPayload:
-    """The PUT /lineItems/{item.sourced_id} body (SingleLineItemDType)."""
+def format_datetime(value: datetime) -> str:
+    """A OneRoster date-time: UTC, millisecond precision, a trailing Z; naive values are refused."""
+    return _datetime(value)
+
+
+def format_number(value: Decimal) -> float:
+    """A score or bound as the JSON number the schemas call Float."""
+    return _number(value)
+
+
+def category_payload(
+    category: GradebookCategory, *, metadata: Mapping[str, str] | None = None
+) -> CategoryPayload:
+    """The PUT /categories/{category.sourced_id} body (SingleCategoryDType)."""
+    body: CategoryBody = {
+        "sourcedId": category.sourced_id,
+        "status": category.status.value,
+        "dateLastModified": _datetime(category.date_last_modified),
+        "title": category.title,
+    }
+    if category.weight is not None:
+        body["weight"] = _number(category.weight)
+    if metadata:
+        body["metadata"] = dict(metadata)
+    return {"category": body}
+
+
+def score_scale_payload(scale: GradebookScoreScale, urls: ServiceUrls) -> ScoreScalePayload:
+    """The PUT /scoreScales/{scale.sourced_id} body (SingleScoreScaleDType; at least one value)."""
+    if not scale.values:
+        raise ValueError(f"score scale {scale.title!r} of class {scale.class_sourced_id!r} has no values")
+    body: ScoreScaleBody = {
+        "sourcedId": scale.sourced_id,
+        "status": scale.status.value,
+        "dateLastModified": _datetime(scale.date_last_modified),
+        "title": scale.title,
+        "type": scale.type,
+        "class": urls.ref("class", scale.class_sourced_id),
+        "scoreScaleValue": [
+            {"itemValueLHS": value.item_value_lhs, "itemValueRHS": value.item_value_rhs}
+            for value in scale.values
+        ],
+    }
+    if scale.course_sourced_id:
+        body["course"] = urls.ref("course", scale.course_sourced_id)
+    return {"scoreScale": body}
+
+
+def line_item_payload(
+    item: PeriodLineItem, urls: ServiceUrls, *, metadata: Mapping[str, str] | None = None
+) -> LineItemPayload:
+    """The PUT /lineItems/{item.sourced_id} body (SingleLineItemDType); `metadata` per the vendor profile."""
     body: LineItemBody = {
         "sourcedId": item.sourced_id,
         "status": item.status.value,
@@ -252,11 +281,15 @@ def line_item_payload(item: PeriodLineItem, urls: ServiceUrls) -> LineItemPayloa
         body["learningObjectiveSet"] = [
             {"source": "case", "learningObjectiveIds": sorted(set(item.learning_objective_ids))}
         ]
+    if metadata:
+        body["metadata"] = dict(metadata)
     return {"lineItem": body}
 
 
-def result_payload(result: PeriodResult, urls: ServiceUrls) -> ResultPayload:
-    """The PUT /results/{result.sourced_id} body (SingleResultDType)."""
+def result_payload(
+    result: PeriodResult, urls: ServiceUrls, *, metadata: Mapping[str, str] | None = None
+) -> ResultPayload:
+    """The PUT /results/{result.sourced_id} body (SingleResultDType); `metadata` per the vendor profile."""
     body: ResultBody = {
         "sourcedId": result.sourced_id,
         "status": result.status.value,
@@ -285,4 +318,6 @@ def result_payload(result: PeriodResult, urls: ServiceUrls) -> ResultPayload:
                 entry["textScore"] = objective.text_score
             entries.append(entry)
         body["learningObjectiveSet"] = [{"source": "case", "learningObjectiveResults": entries}]
+    if metadata:
+        body["metadata"] = dict(metadata)
     return {"result": body}

@@ -1,21 +1,32 @@
 """Read a OneRoster 1.1 or 1.2 CSV zip (manifest.csv plus bulk or delta data files) into typed records.
 
-The whole zip is parsed before anything is returned, so a bad cell means an error and no records at all.
-Every error is a `FormatError` whose `item` names the file inside the zip and the line, and whose `field`
-names the column.
+Rows become the same `connectors.oneroster.records` types the REST client yields. Bulk files may leave
+`status` and `dateLastModified` blank (CSV binding §2.1): a blank status reads as `active` and a blank
+timestamp as the time the package was received. The whole zip is parsed before anything is returned, so
+a bad cell means an error and no records at all. Every error is a `FormatError` whose `item` names the
+file inside the zip and the line, and whose `field` names the column.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
-from connectors.errors import FormatError
+from connectors.oneroster.records import (
+    AcademicSession,
+    Class,
+    Course,
+    Demographics,
+    Enrollment,
+    OneRosterVersion,
+    Org,
+    User,
+    UserRole,
+)
 from connectors.oneroster_csv.binding import (
     CLASS_TYPES,
     DATA_FILES,
@@ -28,170 +39,20 @@ from connectors.oneroster_csv.binding import (
     ROSTER_HEADERS,
     SESSION_TYPES,
     SEXES,
-    SYSTEM,
     USER_ROLES_1_1,
     manifest_property,
 )
-from connectors.oneroster_csv.records import (
-    AcademicSession,
-    Course,
-    Demographics,
-    Enrollment,
-    FileMode,
-    Manifest,
-    OneRosterVersion,
-    Org,
-    RosterClass,
-    RosterPackage,
-    Status,
-    User,
-    UserId,
-)
+from connectors.oneroster_csv.records import FileMode, Manifest, RosterPackage
+from connectors.oneroster_csv.rows import Row, csv_records, decode_text, format_error
 
 T = TypeVar("T")
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _YEAR = re.compile(r"\d{4}")
-_USER_ID = re.compile(r"\{([^:{}]+):([^{}]*)\}")
-_EXTENSION = re.compile(r"ext:[A-Za-z0-9.\-_]+")
 # Larger than any real roster file; stops a zip bomb from being inflated into memory.
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
-def _error(message: str, *, file: str, line: int | None = None, column: str | None = None) -> FormatError:
-    item = file if line is None else f"{file} line {line}"
-    where = item if column is None else f"{item}, column {column}"
-    return FormatError(f"{where}: {message}", system=SYSTEM, item=item, field=column)
-
-
-def _decode(raw: bytes, file: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _error(f"is not UTF-8 text (byte {exc.start})", file=file) from exc
-
-
-def _records(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) of each non-blank record, the header included; line numbers are physical lines."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    start = 1
-    try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                yield start, cells
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise _error(f"is not valid CSV ({exc})", file=file, line=reader.line_num) from exc
-
-
-class _Row:
-    """One data row with typed accessors that raise errors naming file, line and column."""
-
-    def __init__(self, file: str, line: int, cells: dict[str, str], mode: FileMode) -> None:
-        self.file = file
-        self.line = line
-        self.cells = cells
-        self.mode = mode
-
-    def fail(self, column: str, message: str) -> FormatError:
-        return _error(message, file=self.file, line=self.line, column=column)
-
-    def text(self, column: str) -> str | None:
-        return self.cells.get(column, "").strip() or None
-
-    def required(self, column: str) -> str:
-        value = self.text(column)
-        if value is None:
-            raise self.fail(column, "is empty")
-        return value
-
-    def items(self, column: str) -> tuple[str, ...]:
-        value = self.text(column)
-        return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
-
-    def required_items(self, column: str) -> tuple[str, ...]:
-        values = self.items(column)
-        if not values:
-            raise self.fail(column, "is empty")
-        return values
-
-    def boolean(self, column: str) -> bool | None:
-        value = self.text(column)
-        if value is None:
-            return None
-        if value.lower() not in {"true", "false"}:
-            raise self.fail(column, f"{value!r} is not true or false")
-        return value.lower() == "true"
-
-    def day(self, column: str) -> date | None:
-        value = self.text(column)
-        if value is None:
-            return None
-        try:
-            if not _DATE.fullmatch(value):
-                raise ValueError(value)
-            return date.fromisoformat(value)
-        except ValueError:
-            raise self.fail(column, f"{value!r} is not a date YYYY-MM-DD") from None
-
-    def required_day(self, column: str) -> date:
-        value = self.day(column)
-        if value is None:
-            raise self.fail(column, "is empty")
-        return value
-
-    def vocabulary(self, column: str, allowed: frozenset[str], *, extensible: bool = True) -> str | None:
-        value = self.text(column)
-        if value is None or value in allowed or (extensible and _EXTENSION.fullmatch(value)):
-            return value
-        raise self.fail(column, f"{value!r} is not one of {', '.join(sorted(allowed))}")
-
-    def required_vocabulary(self, column: str, allowed: frozenset[str], *, extensible: bool = True) -> str:
-        value = self.required(column)
-        if value in allowed or (extensible and _EXTENSION.fullmatch(value)):
-            return value
-        raise self.fail(column, f"{value!r} is not one of {', '.join(sorted(allowed))}")
-
-    def status(self) -> Status | None:
-        value = self.text("status")
-        if value is None:
-            if self.mode is FileMode.DELTA:
-                raise self.fail("status", "is empty (required in a delta file)")
-            return None
-        if value == "inactive":
-            return Status.TO_BE_DELETED
-        try:
-            return Status(value)
-        except ValueError:
-            raise self.fail("status", f"{value!r} is not active or tobedeleted") from None
-
-    def date_last_modified(self) -> datetime | None:
-        value = self.text("dateLastModified")
-        if value is None:
-            if self.mode is FileMode.DELTA:
-                raise self.fail("dateLastModified", "is empty (required in a delta file)")
-            return None
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None or "T" not in value:
-            raise self.fail("dateLastModified", f"{value!r} is not an ISO 8601 date-time with a UTC offset")
-        return parsed
-
-    def user_ids(self, column: str) -> tuple[UserId, ...]:
-        found: list[UserId] = []
-        for part in re.split(r",(?=\s*\{)", self.text(column) or ""):
-            if not part.strip():
-                continue
-            match = _USER_ID.fullmatch(part.strip())
-            if match is None:
-                raise self.fail(column, f"{part.strip()!r} is not {{type:identifier}}")
-            found.append(UserId(type=match.group(1).strip(), identifier=match.group(2).strip()))
-        return tuple(found)
-
-
-def _org(row: _Row) -> Org:
+def _org(row: Row) -> Org:
     return Org(
         sourced_id=row.required("sourcedId"),
         status=row.status(),
@@ -203,7 +64,7 @@ def _org(row: _Row) -> Org:
     )
 
 
-def _academic_session(row: _Row) -> AcademicSession:
+def _academic_session(row: Row) -> AcademicSession:
     school_year = row.required("schoolYear")
     if not _YEAR.fullmatch(school_year):
         raise row.fail("schoolYear", f"{school_year!r} is not a four-digit year")
@@ -223,7 +84,7 @@ def _academic_session(row: _Row) -> AcademicSession:
     )
 
 
-def _course(row: _Row) -> Course:
+def _course(row: Row) -> Course:
     return Course(
         sourced_id=row.required("sourcedId"),
         status=row.status(),
@@ -238,8 +99,8 @@ def _course(row: _Row) -> Course:
     )
 
 
-def _class(row: _Row) -> RosterClass:
-    return RosterClass(
+def _class(row: Row) -> Class:
+    return Class(
         sourced_id=row.required("sourcedId"),
         status=row.status(),
         date_last_modified=row.date_last_modified(),
@@ -257,17 +118,25 @@ def _class(row: _Row) -> RosterClass:
     )
 
 
-def _user(version: OneRosterVersion) -> Callable[[_Row], User]:
-    def build(row: _Row) -> User:
+def _user(version: OneRosterVersion) -> Callable[[Row], User]:
+    def build(row: Row) -> User:
         enabled = row.boolean("enabledUser")
         if enabled is None:
             raise row.fail("enabledUser", "is empty")
-        is_1_1 = version is OneRosterVersion.V1_1
+        is_1_1 = version is OneRosterVersion.V1P1
+        roles: tuple[UserRole, ...] = ()
+        if is_1_1:
+            # 1.1 users hold one role in every org they list; 1.2 moved roles to roles.csv (not read here).
+            role = row.required_vocabulary("role", USER_ROLES_1_1, extensible=False)
+            roles = tuple(
+                UserRole(role=role, org_sourced_id=org) for org in row.required_items("orgSourcedIds")
+            )
         return User(
             sourced_id=row.required("sourcedId"),
             status=row.status(),
             date_last_modified=row.date_last_modified(),
-            enabled_user=enabled,
+            is_enabled=enabled,
+            roles=roles,
             username=row.required("username"),
             user_ids=row.user_ids("userIds"),
             given_name=row.required("givenName"),
@@ -279,8 +148,6 @@ def _user(version: OneRosterVersion) -> Callable[[_Row], User]:
             phone=row.text("phone"),
             agent_sourced_ids=row.items("agentSourcedIds"),
             grades=row.items("grades"),
-            org_sourced_ids=row.required_items("orgSourcedIds") if is_1_1 else (),
-            role=row.required_vocabulary("role", USER_ROLES_1_1, extensible=False) if is_1_1 else None,
             user_master_identifier=row.text("userMasterIdentifier"),
             preferred_given_name=row.text("preferredGivenName"),
             preferred_middle_name=row.text("preferredMiddleName"),
@@ -292,7 +159,7 @@ def _user(version: OneRosterVersion) -> Callable[[_Row], User]:
     return build
 
 
-def _enrollment(row: _Row) -> Enrollment:
+def _enrollment(row: Row) -> Enrollment:
     begin, end = row.day("beginDate"), row.day("endDate")
     if begin is not None and end is not None and end < begin:
         raise row.fail("endDate", f"{end} is before beginDate {begin}")
@@ -304,13 +171,13 @@ def _enrollment(row: _Row) -> Enrollment:
         school_sourced_id=row.required("schoolSourcedId"),
         user_sourced_id=row.required("userSourcedId"),
         role=row.required_vocabulary("role", ENROLLMENT_ROLES),
-        primary=row.boolean("primary"),
+        is_primary=row.boolean("primary"),
         begin_date=begin,
         end_date=end,
     )
 
 
-def _demographics(row: _Row) -> Demographics:
+def _demographics(row: Row) -> Demographics:
     return Demographics(
         sourced_id=row.required("sourcedId"),
         status=row.status(),
@@ -334,25 +201,27 @@ def _demographics(row: _Row) -> Demographics:
 def _read_member(archive: zipfile.ZipFile, name: str) -> str:
     info = archive.getinfo(name)
     if info.file_size > MAX_FILE_BYTES:
-        raise _error(f"is larger than {MAX_FILE_BYTES} bytes uncompressed", file=name)
+        raise format_error(f"is larger than {MAX_FILE_BYTES} bytes uncompressed", file=name)
     try:
         raw = archive.read(info)
     except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-        raise _error(f"cannot be extracted ({exc})", file=name) from exc
-    return _decode(raw, name)
+        raise format_error(f"cannot be extracted ({exc})", file=name) from exc
+    return decode_text(raw, name)
 
 
 def _parse_manifest(text: str) -> Manifest:
-    records = list(_records(text, MANIFEST))
+    records = list(csv_records(text, MANIFEST))
     if not records or tuple(cell.strip() for cell in records[0][1]) != MANIFEST_HEADER:
-        raise _error("header must be propertyName,value", file=MANIFEST, line=1, column="propertyName")
+        raise format_error("header must be propertyName,value", file=MANIFEST, line=1, column="propertyName")
     properties: dict[str, tuple[int, str]] = {}
     for number, cells in records[1:]:
         if len(cells) != 2:
-            raise _error(f"has {len(cells)} cells, expected 2", file=MANIFEST, line=number)
+            raise format_error(f"has {len(cells)} cells, expected 2", file=MANIFEST, line=number)
         name, value = cells[0].strip(), cells[1].strip()
         if name in properties:
-            raise _error(f"repeats property {name!r}", file=MANIFEST, line=number, column="propertyName")
+            raise format_error(
+                f"repeats property {name!r}", file=MANIFEST, line=number, column="propertyName"
+            )
         properties[name] = (number, value)
 
     def value_of(name: str) -> tuple[int | None, str | None]:
@@ -361,7 +230,7 @@ def _parse_manifest(text: str) -> Manifest:
 
     line, manifest_version = value_of("manifest.version")
     if manifest_version != MANIFEST_VERSION:
-        raise _error(
+        raise format_error(
             f"manifest.version is {manifest_version!r}, expected {MANIFEST_VERSION!r}",
             file=MANIFEST,
             line=line,
@@ -371,7 +240,7 @@ def _parse_manifest(text: str) -> Manifest:
     try:
         version = OneRosterVersion(declared or "")
     except ValueError:
-        raise _error(
+        raise format_error(
             f"oneroster.version is {declared!r}, expected 1.1 or 1.2",
             file=MANIFEST,
             line=line,
@@ -383,7 +252,7 @@ def _parse_manifest(text: str) -> Manifest:
         try:
             files.append((file_name, FileMode(mode or "absent")))
         except ValueError:
-            raise _error(
+            raise format_error(
                 f"{manifest_property(file_name)} is {mode!r}, expected absent, bulk or delta",
                 file=MANIFEST,
                 line=line,
@@ -399,31 +268,37 @@ def _parse_manifest(text: str) -> Manifest:
 
 
 def _parse_file(
-    text: str, file: str, *, version: OneRosterVersion, mode: FileMode, build: Callable[[_Row], T]
+    text: str,
+    file: str,
+    *,
+    version: OneRosterVersion,
+    mode: FileMode,
+    build: Callable[[Row], T],
+    received_at: datetime,
 ) -> tuple[T, ...]:
-    records = _records(text, file)
+    records = csv_records(text, file)
     first = next(records, None)
     if first is None:
-        raise _error("is empty (expected a header row)", file=file, line=1)
+        raise format_error("is empty (expected a header row)", file=file, line=1)
     header = [cell.strip() for cell in first[1]]
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
-        raise _error("header repeats a column", file=file, line=1, column=duplicates[0])
+        raise format_error("header repeats a column", file=file, line=1, column=duplicates[0])
     known = ROSTER_HEADERS[version][file]
     needed = set(REQUIRED_COLUMNS[file])
     if mode is FileMode.DELTA:
         needed |= {"status", "dateLastModified"}
     missing = [name for name in known if name in needed and name not in header]
     if missing:
-        raise _error(
+        raise format_error(
             f"header lacks required column(s) {', '.join(missing)}", file=file, line=1, column=missing[0]
         )
     built: list[T] = []
     seen: dict[str, int] = {}
     for line, cells in records:
         if len(cells) != len(header):
-            raise _error(f"has {len(cells)} cells, the header has {len(header)}", file=file, line=line)
-        row = _Row(file, line, dict(zip(header, cells, strict=True)), mode)
+            raise format_error(f"has {len(cells)} cells, the header has {len(header)}", file=file, line=line)
+        row = Row(file, line, dict(zip(header, cells, strict=True)), mode, received_at)
         sourced_id = row.required("sourcedId")
         if sourced_id in seen:
             raise row.fail("sourcedId", f"{sourced_id!r} repeats line {seen[sourced_id]}")
@@ -432,32 +307,39 @@ def _parse_file(
     return tuple(built)
 
 
-def read_roster_zip(content: bytes) -> RosterPackage:
+def read_roster_zip(content: bytes, *, received_at: datetime | None = None) -> RosterPackage:
     """The manifest and rostering records of a OneRoster 1.1 or 1.2 CSV zip.
 
     Reads orgs, academicSessions, courses, classes, users, enrollments and demographics; other files the
     manifest lists (gradebook, resources, 1.2 roles) are ignored here. A file the manifest marks bulk or
-    delta must be in the zip; one marked absent is ignored even if present.
+    delta must be in the zip; one marked absent is ignored even if present. `received_at` (default: now)
+    stands in for a blank `dateLastModified` in a bulk file.
     """
+    if received_at is None:
+        received_at = datetime.now(UTC)
+    elif received_at.tzinfo is None:
+        raise ValueError(f"received_at {received_at.isoformat()} has no time zone")
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except zipfile.BadZipFile as exc:
-        raise _error(f"is not a zip archive ({exc})", file="zip") from exc
+        raise format_error(f"is not a zip archive ({exc})", file="zip") from exc
     with archive:
         names = set(archive.namelist())
         if MANIFEST not in names:
-            raise _error("is missing from the zip (it must be at the top level)", file=MANIFEST)
+            raise format_error("is missing from the zip (it must be at the top level)", file=MANIFEST)
         manifest = _parse_manifest(_read_member(archive, MANIFEST))
         version = manifest.oneroster_version
 
-        def load(file: str, build: Callable[[_Row], T]) -> tuple[T, ...]:
+        def load(file: str, build: Callable[[Row], T]) -> tuple[T, ...]:
             mode = manifest.mode(file)
             if mode is FileMode.ABSENT:
                 return ()
             if file not in names:
-                raise _error(f"is declared {mode.value} in manifest.csv but missing from the zip", file=file)
+                raise format_error(
+                    f"is declared {mode.value} in manifest.csv but missing from the zip", file=file
+                )
             text = _read_member(archive, file)
-            return _parse_file(text, file, version=version, mode=mode, build=build)
+            return _parse_file(text, file, version=version, mode=mode, build=build, received_at=received_at)
 
         return RosterPackage(
             manifest=manifest,

@@ -1,8 +1,8 @@
-"""Typed records of the OneRoster 1.1 and 1.2 CSV binding: the manifest, rostering rows read, gradebook rows written.
+"""Typed records of the OneRoster 1.1 and 1.2 CSV binding: the manifest, the package read, gradebook rows written.
 
-These are CSV-binding records; the REST records live in `connectors.oneroster.records` (written separately)
-and may absorb these later. Vocabulary fields that OneRoster lets a producer extend with `ext:` values are
-kept as `str` (checked on read); closed vocabularies are enums.
+Rostering rows are read into the same `connectors.oneroster.records` types the REST client yields
+(re-exported here), so the pull code has one input type. Vocabulary fields that OneRoster lets a producer
+extend with `ext:` values are kept as `str` (checked on read); closed vocabularies are enums.
 """
 
 from __future__ import annotations
@@ -12,12 +12,44 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from connectors.oneroster.records import (
+    AcademicSession,
+    Class,
+    Course,
+    Demographics,
+    Enrollment,
+    OneRosterVersion,
+    Org,
+    Status,
+    User,
+    UserId,
+    UserRole,
+)
 
-class OneRosterVersion(StrEnum):
-    """The `oneroster.version` a package declares."""
-
-    V1_1 = "1.1"
-    V1_2 = "1.2"
+__all__ = [
+    "AcademicSession",
+    "Category",
+    "Class",
+    "Course",
+    "Demographics",
+    "Enrollment",
+    "FileMode",
+    "Gradebook",
+    "LineItem",
+    "LineItemLearningObjectiveId",
+    "Manifest",
+    "OneRosterVersion",
+    "Org",
+    "Result",
+    "ResultLearningObjectiveId",
+    "RosterPackage",
+    "ScoreScale",
+    "ScoreScaleValue",
+    "Status",
+    "User",
+    "UserId",
+    "UserRole",
+]
 
 
 class FileMode(StrEnum):
@@ -26,13 +58,6 @@ class FileMode(StrEnum):
     ABSENT = "absent"
     BULK = "bulk"
     DELTA = "delta"
-
-
-class Status(StrEnum):
-    """Record status; 1.0's `inactive` is read as `tobedeleted` (OneRoster 1.1 and 1.2 say so)."""
-
-    ACTIVE = "active"
-    TO_BE_DELETED = "tobedeleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,146 +76,6 @@ class Manifest:
 
 
 @dataclass(frozen=True, slots=True)
-class Org:
-    """orgs.csv row."""
-
-    sourced_id: str
-    status: Status | None
-    date_last_modified: datetime | None
-    name: str
-    type: str
-    identifier: str | None
-    parent_sourced_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AcademicSession:
-    """academicSessions.csv row; `school_year` is the ending year, e.g. "2026" for 2025-26."""
-
-    sourced_id: str
-    status: Status | None
-    date_last_modified: datetime | None
-    title: str
-    type: str
-    start_date: date
-    end_date: date
-    parent_sourced_id: str | None
-    school_year: str
-
-
-@dataclass(frozen=True, slots=True)
-class Course:
-    """courses.csv row."""
-
-    sourced_id: str
-    status: Status | None
-    date_last_modified: datetime | None
-    school_year_sourced_id: str | None
-    title: str
-    course_code: str | None
-    grades: tuple[str, ...]
-    org_sourced_id: str
-    subjects: tuple[str, ...]
-    subject_codes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RosterClass:
-    """classes.csv row (a section of a course)."""
-
-    sourced_id: str
-    status: Status | None
-    date_last_modified: datetime | None
-    title: str
-    grades: tuple[str, ...]
-    course_sourced_id: str
-    class_code: str | None
-    class_type: str
-    location: str | None
-    school_sourced_id: str
-    term_sourced_ids: tuple[str, ...]
-    subjects: tuple[str, ...]
-    subject_codes: tuple[str, ...]
-    periods: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class UserId:
-    """One `{type:identifier}` entry of users.csv `userIds`."""
-
-    type: str
-    identifier: str
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """users.csv row. `org_sourced_ids` and `role` exist in 1.1 only (1.2 moved them to roles.csv);
-    the preferred names, `user_master_identifier`, `primary_org_sourced_id` and `pronouns` in 1.2 only."""
-
-    sourced_id: str
-    status: Status | None
-    date_last_modified: datetime | None
-    enabled_user: bool
-    username: str
-    user_ids: tuple[UserId, ...]
-    given_name: str
-    family_name: str
-    middle_name: str | None
-    identifier: str | None
-    email: str | None
-    sms: str | None
-    phone: str | None
-    agent_sourced_ids: tuple[str, ...]
-    grades: tuple[str, ...]
-    org_sourced_ids: tuple[str, ...] = ()
-    role: str | None = None
-    user_master_identifier: str | None = None
-    preferred_given_name: str | None = None
-    preferred_middle_name: str | None = None
-    preferred_family_name: str | None = None
-    primary_org_sourced_id: str | None = None
-    pronouns: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Enrollment:
-    """enrollments.csv row."""
-
-    sourced_id: str
-    status: Status | None
-    date_last_modified: datetime | None
-    class_sourced_id: str
-    school_sourced_id: str
-    user_sourced_id: str
-    role: str
-    primary: bool | None
-    begin_date: date | None
-    end_date: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class Demographics:
-    """demographics.csv row; `sourced_id` is the user's sourcedId."""
-
-    sourced_id: str
-    status: Status | None
-    date_last_modified: datetime | None
-    birth_date: date | None
-    sex: str | None
-    american_indian_or_alaska_native: bool | None
-    asian: bool | None
-    black_or_african_american: bool | None
-    native_hawaiian_or_other_pacific_islander: bool | None
-    white: bool | None
-    demographic_race_two_or_more_races: bool | None
-    hispanic_or_latino_ethnicity: bool | None
-    country_of_birth_code: str | None
-    state_of_birth_abbreviation: str | None
-    city_of_birth: str | None
-    public_school_residence_status: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class RosterPackage:
     """Everything read from a OneRoster CSV zip. Whether a file is bulk (the whole set) or delta (changes
     only, every row with status and dateLastModified) is in `manifest.mode(file_name)`."""
@@ -199,7 +84,7 @@ class RosterPackage:
     orgs: tuple[Org, ...] = ()
     academic_sessions: tuple[AcademicSession, ...] = ()
     courses: tuple[Course, ...] = ()
-    classes: tuple[RosterClass, ...] = ()
+    classes: tuple[Class, ...] = ()
     users: tuple[User, ...] = ()
     enrollments: tuple[Enrollment, ...] = ()
     demographics: tuple[Demographics, ...] = ()

@@ -61,7 +61,8 @@ def _cell(value: _Cell) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Status):
-        return value.value
+        # 1.1 and 1.2 dropped `inactive`; readers take it as tobedeleted, so write that.
+        return Status.TO_BE_DELETED.value if value is Status.INACTIVE else value.value
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):

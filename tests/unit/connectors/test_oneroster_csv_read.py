@@ -9,7 +9,21 @@ from datetime import UTC, date, datetime
 import pytest
 
 from connectors.errors import FormatError
-from connectors.oneroster_csv import FileMode, OneRosterVersion, Status, UserId, read_roster_zip
+from connectors.oneroster import RosterSource, modified_since, where
+from connectors.oneroster import User as RestUser
+from connectors.oneroster.filters import Query
+from connectors.oneroster_csv import (
+    FileMode,
+    OneRosterVersion,
+    PackageRosterSource,
+    Status,
+    User,
+    UserId,
+    UserRole,
+    read_roster_zip,
+)
+
+RECEIVED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 ROSTER_FILES = (
     "academicSessions.csv",
@@ -84,7 +98,7 @@ def bulk_package(version: str, users: str) -> dict[str, str]:
 
 
 def test_reads_a_1_1_bulk_package_into_typed_records() -> None:
-    package = read_roster_zip(make_zip(bulk_package("1.1", USERS_1_1)))
+    package = read_roster_zip(make_zip(bulk_package("1.1", USERS_1_1)), received_at=RECEIVED)
 
     assert package.manifest.oneroster_version is OneRosterVersion.V1_1
     assert package.manifest.mode("users.csv") is FileMode.BULK
@@ -98,11 +112,14 @@ def test_reads_a_1_1_bulk_package_into_typed_records() -> None:
     assert package.classes[0].periods == ("1", "2")
     avery, jordan = package.users
     assert avery.user_ids == (UserId("LDAP", "avery"), UserId("SIS", "1001"))
-    assert avery.role == "student"
+    assert avery.roles == (UserRole(role="student", org_sourced_id="s1"),)
+    assert avery.role_names == {"student"}
     assert avery.org_sourced_ids == ("s1",)
-    assert avery.status is None
-    assert jordan.enabled_user is False
-    assert package.enrollments[0].primary is False
+    # Bulk rows may leave status and dateLastModified blank: active, as of when the package arrived.
+    assert avery.status is Status.ACTIVE
+    assert avery.date_last_modified == RECEIVED
+    assert jordan.is_enabled is False
+    assert package.enrollments[0].is_primary is False
     assert package.enrollments[0].end_date is None
     assert package.demographics[0].asian is True
     assert package.demographics[0].birth_date == date(2010, 3, 4)
@@ -112,7 +129,7 @@ def test_reads_1_2_users_without_role_and_ignores_extension_columns() -> None:
     package = read_roster_zip(make_zip(bulk_package("1.2", USERS_1_2)))
 
     (user,) = package.users
-    assert user.role is None
+    assert user.roles == ()  # 1.2 keeps roles in roles.csv
     assert user.org_sourced_ids == ()
     assert user.preferred_given_name == "Ave"
     assert user.primary_org_sourced_id == "s1"
@@ -268,3 +285,68 @@ def test_not_a_zip_and_not_utf8_are_format_errors() -> None:
 def test_a_file_declared_absent_is_not_read() -> None:
     files = {"manifest.csv": manifest("1.2", {"orgs.csv": "absent"}), "orgs.csv": "garbage,\n,,,\n"}
     assert read_roster_zip(make_zip(files)).orgs == ()
+
+
+def test_csv_rows_are_the_rest_record_types() -> None:
+    package = read_roster_zip(make_zip(bulk_package("1.1", USERS_1_1)), received_at=RECEIVED)
+    assert User is RestUser
+    assert all(type(user) is RestUser for user in package.users)
+
+
+def test_received_at_must_carry_a_time_zone() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        read_roster_zip(make_zip(bulk_package("1.1", USERS_1_1)), received_at=datetime(2026, 1, 1))
+
+
+def source_for(files: dict[str, str]) -> PackageRosterSource:
+    return PackageRosterSource(read_roster_zip(make_zip(files), received_at=RECEIVED))
+
+
+def test_package_roster_source_serves_every_collection() -> None:
+    source: RosterSource = source_for(bulk_package("1.1", USERS_1_1))
+    assert [o.sourced_id for o in source.fetch_orgs()] == ["d1", "s1"]
+    assert [s.sourced_id for s in source.fetch_academic_sessions()] == ["y26", "t1"]
+    assert [c.sourced_id for c in source.fetch_courses()] == ["c1"]
+    assert [c.sourced_id for c in source.fetch_classes()] == ["k1"]
+    assert [u.sourced_id for u in source.fetch_users()] == ["u1", "u2"]
+    assert [e.sourced_id for e in source.fetch_enrollments()] == ["e1"]
+    assert isinstance(source, PackageRosterSource)
+    assert [d.sourced_id for d in source.fetch_demographics()] == ["u1"]
+
+
+def test_package_roster_source_applies_rest_filter_semantics() -> None:
+    source = source_for(bulk_package("1.1", USERS_1_1))
+    assert [u.sourced_id for u in source.fetch_users(Query(filter=where("role", "=", "teacher")))] == ["u2"]
+    assert [u.sourced_id for u in source.fetch_users(Query(filter=where("enabledUser", "=", "true")))] == [
+        "u1"
+    ]
+    two = where("familyName", "~", "e").or_(where("sourcedId", "=", "u1").first)
+    assert [
+        u.sourced_id for u in source.fetch_users(Query(filter=two, sort="sourcedId", order_by="desc"))
+    ] == [
+        "u2",
+        "u1",
+    ]
+    assert [c.sourced_id for c in source.fetch_classes(Query(filter=where("terms", "=", "t2")))] == ["k1"]
+    assert [c.sourced_id for c in source.fetch_classes(Query(filter=where("course", "=", "c2")))] == []
+    assert list(source.fetch_users(Query(filter=modified_since(RECEIVED)))) == []
+    with pytest.raises(ValueError, match="nosuch"):
+        list(source.fetch_users(Query(filter=where("nosuch", "=", "x"))))
+
+
+def test_package_roster_source_knows_delta_files() -> None:
+    enrollments = (
+        "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate\n"
+        "e1,tobedeleted,2025-09-01T12:30:00.000Z,k1,s1,u1,student,,,\n"
+        "e2,active,2025-08-01T12:30:00.000Z,k1,s1,u2,student,,,\n"
+    )
+    source = source_for(
+        {"manifest.csv": manifest("1.2", {"enrollments.csv": "delta"}), "enrollments.csv": enrollments}
+    )
+    assert source.is_delta("enrollments")
+    assert not source.is_delta("users")
+    assert source.mode("users") is FileMode.ABSENT
+    since = datetime(2025, 8, 15, tzinfo=UTC)
+    assert [e.sourced_id for e in source.fetch_enrollments(Query(filter=modified_since(since)))] == ["e1"]
+    with pytest.raises(ValueError, match="collection"):
+        source.mode("nosuch")

@@ -6,28 +6,30 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
+from connectors.oneroster import OneRosterVersion
+from connectors.oneroster.profiles import load_profile
 from connectors.oneroster_csv import (
     ObjectiveScore,
     PeriodLineItem,
     PeriodResult,
     ServiceUrls,
+    category_payload,
     line_item_payload,
     line_item_sourced_id,
     result_payload,
     result_sourced_id,
+    score_scale_payload,
 )
+from tests.support.oneroster_district import seed_district
+from tests.support.oneroster_fake import FakeOneRoster, FakeServer
+from tests.support.oneroster_gradebook import gradebook_client, period_grades
+from tests.support.oneroster_spec import gradebook_spec, request_validator
 
-SPEC = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared/specs/oneroster-1.2/gradebookservice_openapi3_v1p0.yaml"
-)
 URLS = ServiceUrls(
     rostering="https://sis.example.org/ims/oneroster/rostering/v1p2/",
     gradebook="https://sis.example.org/ims/oneroster/gradebook/v1p2",
@@ -36,34 +38,12 @@ OBJECTIVES = ("9f1c5a1e-2b7d-4a6e-8f3c-1d2e3f4a5b6c", "0a1b2c3d-4e5f-4a6b-8c7d-9
 MODIFIED = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
 
 
-def _fix_boolean_enums(node: Any) -> Any:
-    """The YAML declares string flags as `enum: [true, false]` unquoted; they are the strings "true"/"false"."""
-    if isinstance(node, dict):
-        fixed = {key: _fix_boolean_enums(value) for key, value in node.items()}
-        if isinstance(fixed.get("enum"), list):
-            fixed["enum"] = [
-                ("true" if member else "false") if isinstance(member, bool) else member
-                for member in fixed["enum"]
-            ]
-        return fixed
-    if isinstance(node, list):
-        return [_fix_boolean_enums(item) for item in node]
-    return node
-
-
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC.exists():
-        pytest.fail(f"OneRoster gradebook OpenAPI not found at {SPEC}")
-    loaded: dict[str, Any] = _fix_boolean_enums(yaml.safe_load(SPEC.read_text(encoding="utf-8")))
-    return loaded
-
-
-def request_validator(spec: dict[str, Any], path: str) -> jsonschema.Draft4Validator:
-    """A Draft 4 validator for the JSON body of PUT `path`, with `#/components/...` refs resolved in `spec`."""
-    schema = spec["paths"][path]["put"]["requestBody"]["content"]["application/json"]["schema"]
-    document = {**schema, "components": spec["components"]}
-    return jsonschema.Draft4Validator(document)
+    try:
+        return gradebook_spec()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 def assert_valid(validator: jsonschema.Draft4Validator, payload: object) -> None:
@@ -187,3 +167,48 @@ def test_naive_datetimes_are_refused() -> None:
     item = replace(next(line_items()), date_last_modified=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="time zone"):
         line_item_payload(item, URLS)
+
+
+def test_category_and_score_scale_payloads_match_their_put_schemas(spec: dict[str, Any]) -> None:
+    grades = period_grades()
+    category = category_payload(replace(grades.category, weight=Decimal("0.25")), metadata={"termId": "3200"})
+    assert_valid(request_validator(spec, "/categories/{sourcedId}"), category)
+    assert_valid(
+        request_validator(spec, "/scoreScales/{sourcedId}"), score_scale_payload(grades.score_scale, URLS)
+    )
+    bare = replace(grades.score_scale, course_sourced_id=None)
+    assert_valid(request_validator(spec, "/scoreScales/{sourcedId}"), score_scale_payload(bare, URLS))
+    with pytest.raises(ValueError, match="no values"):
+        score_scale_payload(replace(grades.score_scale, values=()), URLS)
+
+
+def test_vendor_metadata_keeps_bodies_valid(spec: dict[str, Any]) -> None:
+    item = line_item_payload(next(line_items()), URLS, metadata={"scoreType": "GRADESCALE"})
+    assert_valid(request_validator(spec, "/lineItems/{sourcedId}"), item)
+    result = result_payload(list(results())[1], URLS, metadata={"gradeScaleValue": "B"})
+    assert_valid(request_validator(spec, "/results/{sourcedId}"), result)
+
+
+@pytest.mark.parametrize("profile_name", ["generic-1.2", "infinite-campus", "powerschool", "classlink"])
+def test_every_body_the_client_sends_validates(spec: dict[str, Any], profile_name: str) -> None:
+    """Push through the real client to the fake, then validate what arrived, as sent, per PUT path."""
+    fake = FakeOneRoster()
+    seed_district(fake, student_count=2)
+    grades = period_grades(title="A very long section title that some vendors must clip to fit")
+    with FakeServer(fake) as server:
+        client = gradebook_client(server, load_profile(profile_name), version=OneRosterVersion.V1P2)
+        client.put_category(grades.category)
+        client.put_score_scale(grades.score_scale)
+        client.put_line_item(grades.line_item)
+        for result in grades.results:
+            client.put_result(result)
+    for collection, key, path in (
+        ("categories", "category", "/categories/{sourcedId}"),
+        ("scoreScales", "scoreScale", "/scoreScales/{sourcedId}"),
+        ("lineItems", "lineItem", "/lineItems/{sourcedId}"),
+        ("results", "result", "/results/{sourcedId}"),
+    ):
+        stored = fake.stored(collection)
+        assert stored, f"nothing arrived in {collection}"
+        for body in stored.values():
+            assert_valid(request_validator(spec, path), {key: body})
