@@ -39,14 +39,18 @@ def demo_load(context: CliContext, seed: int, student_count: int) -> None:
     """Load the demo district into the database (once)."""
     from lti_tool.db import make_engine, make_session_factory
     from lti_tool.demo.district import generate_district
-    from lti_tool.demo.load import load_district
+    from lti_tool.demo.load import load_district, register_demo_sis
 
     engine = make_engine(context.settings.database_url)
     try:
         with make_session_factory(engine).begin() as session:
             summary = load_district(session, generate_district(seed=seed, student_count=student_count))
+            connection, is_new = register_demo_sis(session, secret_key=context.settings)
+            sis_name, sis_url = connection.name, connection.base_url
     finally:
         engine.dispose()
+    if is_new:
+        click.echo(f"registered SIS connection {sis_name!r} for the demo SIS at {sis_url}", err=True)
     if summary.was_loaded_before:
         click.echo("demo district already loaded; nothing changed", err=True)
     else:
@@ -79,7 +83,8 @@ def demo_serve(context: CliContext, platform_port: int) -> None:
     """Run the tool and the demo LMS side by side, registered and linked to the demo district.
 
     The LMS runs on http://localhost:PORT and frames the tool at MB_PUBLIC_BASE_URL (default
-    http://127.0.0.1:5000): different sites, as in production.
+    http://127.0.0.1:5000): different sites, as in production. The demo SIS (a fake OneRoster 1.2
+    server with the same district) answers at http://127.0.0.1:5002 for the `demo` SIS connection.
     """
     from urllib.parse import urlsplit
 
@@ -88,9 +93,9 @@ def demo_serve(context: CliContext, platform_port: int) -> None:
     from lti_tool.app import create_app
     from lti_tool.db import make_engine, make_session_factory, upgrade_database
     from lti_tool.demo.district import generate_district
-    from lti_tool.demo.load import load_district
+    from lti_tool.demo.load import load_district, register_demo_sis
     from lti_tool.demo.platform.serve import PlatformServer
-    from lti_tool.demo.stack import prepare_demo_stack
+    from lti_tool.demo.stack import prepare_demo_stack, start_demo_sis
 
     settings = context.settings
     upgrade_database(settings.database_url)
@@ -102,6 +107,7 @@ def demo_serve(context: CliContext, platform_port: int) -> None:
             stack = prepare_demo_stack(
                 session, issuer, settings.public_base_url, secret_key=settings.secret_key
             )
+            sis_url = register_demo_sis(session, secret_key=settings)[0].base_url
     finally:
         engine.dispose()
     tool = urlsplit(settings.public_base_url)
@@ -109,10 +115,16 @@ def demo_serve(context: CliContext, platform_port: int) -> None:
     tool_server = make_server(
         tool.hostname or "127.0.0.1", tool.port or 80, create_app(settings), threaded=True
     )
+    try:
+        sis_server = start_demo_sis()
+    except OSError as exc:
+        tool_server.server_close()
+        raise click.ClickException(f"cannot serve the demo SIS at {sis_url}: {exc.strerror or exc}") from exc
     platform.start()
     click.echo(f"demo LMS:  {issuer}/   <- open this, then press Launch beside a teacher")
     click.echo(f"tool:      {settings.public_base_url}/  (registration #{stack.registration_id})")
-    click.echo("Ctrl-C stops both.", err=True)
+    click.echo(f"demo SIS:  {sis_server.base_url}  (try `.venv/bin/mastery-bridge sis sync demo`)")
+    click.echo("Ctrl-C stops all three.", err=True)
     try:
         tool_server.serve_forever()
     except KeyboardInterrupt:
@@ -120,3 +132,4 @@ def demo_serve(context: CliContext, platform_port: int) -> None:
     finally:
         tool_server.server_close()
         platform.stop()
+        sis_server.stop()
