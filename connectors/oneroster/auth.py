@@ -62,7 +62,7 @@ class OAuth2ClientCredentials:
 
     token_url: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     scopes: tuple[str, ...] = ()
     auth_method: TokenEndpointAuthMethod = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
     timeout: float = 30.0
@@ -144,7 +144,7 @@ class OAuth1Signature:
     """OAuth 1.0a one-legged signing (OneRoster 1.1 §7.1): consumer key and secret, no token."""
 
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     signature_method: SignatureMethod = SignatureMethod.HMAC_SHA256
 
     def auth(self, session: requests.Session) -> requests.auth.AuthBase:
