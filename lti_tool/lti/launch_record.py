@@ -21,7 +21,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Executable, Row, Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +42,7 @@ from lti_tool.errors import LaunchError
 from lti_tool.lti.adapter import MESSAGE_DEEP_LINKING, MESSAGE_RESOURCE_LINK
 from lti_tool.lti.launch import CLAIM_DEEP_LINKING, LTI, AcceptedLaunch, ValidatedLaunch
 from lti_tool.lti.login import STATE_MAX_AGE_SECONDS
+from lti_tool.lti.roster_sync import LIS_SYSTEM
 from lti_tool.models import (
     Base,
     Course,
@@ -64,6 +77,7 @@ _NONCES = _table(LtiNonce)
 _REPLAYS = _table(LtiTokenReplay)
 _PERSONS = _table(Person)
 _IDENTIFIERS = _table(PersonIdentifier)
+_LIS = _IDENTIFIERS.alias("lis_identifiers")
 _CONTEXTS = _table(LtiContext)
 _ENROLLMENTS = _table(Enrollment)
 _LINKS = _table(LtiResourceLink)
@@ -92,6 +106,7 @@ class _Statements:
     find_person: Select[Any]
     insert_person: Executable
     claim_identifier: Executable
+    claim_lis_identifier: Executable
     find_context: Select[Any]
     insert_context: Executable
     enroll: Executable
@@ -121,7 +136,22 @@ class _Statements:
             find_nonce=select(_NONCES.c.used_at, _NONCES.c.issued_at).where(
                 _NONCES.c.value == bindparam("nonce")
             ),
-            find_person=select(_PERSONS.c.id, _PERSONS.c.given_name, _PERSONS.c.family_name, _PERSONS.c.email)
+            find_person=select(
+                _PERSONS.c.id,
+                _PERSONS.c.given_name,
+                _PERSONS.c.family_name,
+                _PERSONS.c.email,
+                # Whether the person already holds the launch's lis person_sourcedid: read in the same round
+                # trip, so the common launch (identifier known) writes nothing for it.
+                exists()
+                .where(
+                    _LIS.c.person_id == _PERSONS.c.id,
+                    _LIS.c.source == IdentifierSource.SIS,
+                    _LIS.c.system == LIS_SYSTEM,
+                    _LIS.c.value == bindparam("lis_sourcedid"),
+                )
+                .label("has_lis"),
+            )
             .join(_IDENTIFIERS, _IDENTIFIERS.c.person_id == _PERSONS.c.id)
             .where(
                 _IDENTIFIERS.c.source == IdentifierSource.LTI,
@@ -145,6 +175,15 @@ class _Statements:
             )
             .on_conflict_do_nothing(index_elements=identifier_key)
             .returning(_IDENTIFIERS.c.id),
+            # Another person may hold the sourcedid already (a second LMS account): never move it here.
+            claim_lis_identifier=_insert(dialect, _IDENTIFIERS)
+            .values(
+                person_id=bindparam("person_id"),
+                source=IdentifierSource.SIS,
+                system=LIS_SYSTEM,
+                value=bindparam("lis_sourcedid"),
+            )
+            .on_conflict_do_nothing(index_elements=identifier_key),
             find_context=select(_CONTEXTS).where(
                 _CONTEXTS.c.registration_id == bindparam("registration_id"),
                 _CONTEXTS.c.context_id == bindparam("context_id"),
@@ -237,7 +276,9 @@ def _upsert_person(
         given = _text(claims.get("name"), 255)
     email = _text(claims.get("email"), 320)
     key = {"issuer": issuer, "sub": sub}
-    found = connection.execute(statements.find_person, key).first()
+    lis_sourcedid = _lis(claims, "person_sourcedid")
+    find = {**key, "lis_sourcedid": lis_sourcedid}
+    found = connection.execute(statements.find_person, find).first()
     if found is None:
         person_id: int = connection.execute(
             statements.insert_person,
@@ -245,10 +286,11 @@ def _upsert_person(
         ).scalar_one()
         claimed = connection.execute(statements.claim_identifier, {**key, "person_id": person_id}).first()
         if claimed is not None:
+            _claim_lis(connection, statements, person_id, lis_sourcedid)
             return person_id
         # A concurrent launch of the same person created it first: drop ours, update theirs.
         connection.execute(delete(_PERSONS).where(_PERSONS.c.id == person_id))
-        found = connection.execute(statements.find_person, key).one()
+        found = connection.execute(statements.find_person, find).one()
     # Names and email are optional claims (privacy settings); keep what we knew when they are absent.
     wanted = {"given_name": given, "family_name": family, "email": email}
     changes = {
@@ -256,7 +298,25 @@ def _upsert_person(
     }
     if changes:
         connection.execute(update(_PERSONS).where(_PERSONS.c.id == found.id).values(**changes))
+    if not found.has_lis:
+        _claim_lis(connection, statements, int(found.id), lis_sourcedid)
     return int(found.id)
+
+
+def _lis(claims: Mapping[str, Any], name: str) -> str | None:
+    """A sourcedid of the optional `lis` claim (LTI Core 1.3 §5.4.5), as NRPS sync stores it."""
+    lis = claims.get(LTI + "lis")
+    return _text(lis.get(name), 255) if isinstance(lis, dict) else None
+
+
+def _claim_lis(
+    connection: Connection, statements: _Statements, person_id: int, lis_sourcedid: str | None
+) -> None:
+    """Keep the LMS-reported SIS sourcedid as PersonIdentifier(sis, "lis", ...) for identity matching."""
+    if lis_sourcedid is not None:
+        connection.execute(
+            statements.claim_lis_identifier, {"person_id": person_id, "lis_sourcedid": lis_sourcedid}
+        )
 
 
 def _get_or_create(session: Session, find: Callable[[], T | None], make: Callable[[], T]) -> T:
@@ -314,6 +374,9 @@ def _context_values(context: Mapping[str, Any], claims: Mapping[str, Any]) -> di
     title = _text(context.get("title"), 255)
     if title is not None:
         values["title"] = title
+    section = _lis(claims, "course_section_sourcedid")
+    if section is not None:
+        values["course_section_sourcedid"] = section
     nrps = claims.get(CLAIM_NRPS)
     if isinstance(nrps, dict) and isinstance(nrps.get("context_memberships_url"), str):
         values["memberships_url"] = nrps["context_memberships_url"][:2048]
@@ -346,11 +409,30 @@ def _upsert_context(
         found = connection.execute(statements.find_context, key).one()
         row_id, class_id, changes = int(found.id), found.class_id, _changed(values, found)
     if class_id is None:
-        class_id = _new_class(session, launch, context).id
+        class_id = _sis_class_id(connection, values.get("course_section_sourcedid"))
+        if class_id is None:
+            class_id = _new_class(session, launch, context).id
         changes = {**changes, "class_id": class_id}
     if changes:
         connection.execute(update(_CONTEXTS).where(_CONTEXTS.c.id == row_id).values(**changes))
     return row_id, class_id
+
+
+def _sis_class_id(connection: Connection, course_section_sourcedid: str | None) -> int | None:
+    """On a context's first launch, the SIS class its lis course_section_sourcedid names, if rostered.
+
+    The same evidence `lti_tool.sis.identity.match_classes` accepts first; found here, the new context joins
+    the SIS class at once instead of getting a class of its own to merge later.
+    """
+    if course_section_sourcedid is None:
+        return None
+    classes = _table(SchoolClass)
+    found = connection.execute(
+        select(classes.c.id).where(
+            classes.c.sourced_id == course_section_sourcedid, classes.c.is_active.is_(True)
+        )
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def _changed(values: Mapping[str, Any], row: Row[Any]) -> dict[str, Any]:

@@ -105,6 +105,9 @@ class LtiContext(Base):
     line_items_url: Mapped[str | None] = mapped_column(String(2048))
     ags_scopes: Mapped[list[str] | None] = mapped_column(json_document())
     last_roster_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The launch's `lis` claim `course_section_sourcedid` (LTI Core 1.3 §5.4.5): the SIS sourcedId of the
+    # section, which identity matching uses to link the context to the SIS class.
+    course_section_sourcedid: Mapped[str | None] = mapped_column(String(255))
 
 
 class LtiResourceLink(Base):

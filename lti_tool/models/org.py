@@ -12,6 +12,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -32,6 +33,14 @@ class Org(Base):
     # use_alter: orgs <-> grading_policies and orgs <-> proficiency_scales reference each other.
     default_policy_id: Mapped[int | None] = mapped_column(ForeignKey("grading_policies.id", use_alter=True))
     default_scale_id: Mapped[int | None] = mapped_column(ForeignKey("proficiency_scales.id", use_alter=True))
+    # The SIS connection whose roster pull owns this org (and, through org_id, its sessions, courses,
+    # classes and their enrollments): scopes reconciliation and stops two connections sharing a sourcedId.
+    # use_alter: orgs <-> sis_connections reference each other.
+    sis_connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sis_connections.id", use_alter=True), index=True
+    )
+    # False once the SIS deletes it (status tobedeleted, or gone at a full reconciliation); rows are kept.
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Org]] = relationship(back_populates="parent")
@@ -52,6 +61,7 @@ class AcademicSession(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
     is_credit_bearing: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     parent: Mapped[AcademicSession | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[AcademicSession]] = relationship(
@@ -75,6 +85,7 @@ class Course(Base):
     level: Mapped[CourseLevel] = mapped_column(str_enum(CourseLevel, "level"), default=CourseLevel.STANDARD)
     is_ncaa_core: Mapped[bool] = mapped_column(default=False)
     ncaa_area: Mapped[NcaaArea | None] = mapped_column(str_enum(NcaaArea, "ncaa_area"))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class SchoolClass(Base):
@@ -89,6 +100,7 @@ class SchoolClass(Base):
     title: Mapped[str] = mapped_column(String(255))
     section_code: Mapped[str | None] = mapped_column(String(64))
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("grading_policies.id"))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     course: Mapped[Course] = relationship()
     academic_sessions: Mapped[list[AcademicSession]] = relationship(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.models.base import Base, UtcDateTime, str_enum, utcnow
@@ -22,6 +22,8 @@ class Person(Base):
     family_name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # False once the SIS deletes the person (tobedeleted, or gone at a full reconciliation); rows are kept.
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     identifiers: Mapped[list[PersonIdentifier]] = relationship(back_populates="person")
 

@@ -83,7 +83,7 @@ def test_student_launch_lands_on_progress_and_counts_in_the_class(harness: Harne
     assert "Student S0001" in teacher.get_data(as_text=True)
     assert harness.counts() == {
         "persons": 2,
-        "person_identifiers": 2,
+        "person_identifiers": 4,  # per person: the LTI sub and the lis person_sourcedid
         "enrollments": 2,
         "lti_contexts": 1,
         "lti_token_replays": 2,

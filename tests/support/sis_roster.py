@@ -4,7 +4,10 @@ state it holds."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
+import zipfile
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -196,10 +199,19 @@ def _sid(value: Any) -> str | None:
     return value.get("sourcedId") if isinstance(value, dict) else None
 
 
+def _kept_username(user: dict[str, Any], users: list[dict[str, Any]]) -> str | None:
+    """A username, case-folded; one several users share stays with the first of them only."""
+    name = (user.get("username") or "").casefold() or None
+    first = next(u for u in users if (u.get("username") or "").casefold() == name) if name else None
+    return name if first is user else None
+
+
 def expected_state(
     fake: FakeOneRoster, *, deleted_inactive: Collection[tuple[str, str]] = ()
 ) -> dict[str, Any]:
     """What the database must hold after pulling the fake, read straight from the fake's 1.2 records.
+
+    Every value tuple ends with `is_active`.
 
     `deleted_inactive` lists (collection, sourcedId) hard-deleted from the fake after an earlier pull: a
     full pull keeps those rows, inactive; records never pulled while active are absent.
@@ -244,7 +256,7 @@ def expected_state(
                 r["givenName"],
                 r["familyName"],
                 r.get("email"),
-                (r.get("username") or "").casefold() or None,
+                _kept_username(r, data["users"]),
                 active(r),
             )
             for r in data["users"]
@@ -254,9 +266,9 @@ def expected_state(
                 _sid(r["class"]),
                 _sid(r["user"]),
                 ROLES[r["role"]],
-                active(r),
                 r.get("beginDate"),
                 r.get("endDate"),
+                active(r),
             )
             for r in data["enrollments"]
         },
@@ -348,16 +360,15 @@ def database_state(session: Session, connection: SisConnection) -> dict[str, Any
             .where(SchoolClass.sourced_id.is_not(None))
         )
     }
-    usernames = dict(
-        session.execute(
+    usernames = {
+        person_id: value
+        for person_id, value in session.execute(
             select(PersonIdentifier.person_id, PersonIdentifier.value).where(
                 PersonIdentifier.source == IdentifierSource.SIS,
                 PersonIdentifier.system == connection.name + "#username",
             )
         )
-        .tuples()
-        .all()
-    )
+    }
     people = {
         row.value: (row.given_name, row.family_name, row.email, usernames.get(row.id), row.is_active)
         for row in session.execute(
@@ -381,9 +392,9 @@ def database_state(session: Session, connection: SisConnection) -> dict[str, Any
             row.class_sid,
             row.user_sid,
             row.role.value,
-            row.is_active,
             row.begin_date.isoformat() if row.begin_date else None,
             row.end_date.isoformat() if row.end_date else None,
+            row.is_active,
         )
         for row in session.execute(
             select(
@@ -426,6 +437,45 @@ def demographics_state(session: Session, connection: SisConnection) -> dict[str,
                 PersonIdentifier.source == IdentifierSource.SIS, PersonIdentifier.system == connection.name
             )
         )
-        .tuples()
-        .all()
     }
+
+
+_CSV_COLUMNS = {
+    "orgs": ("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId",
+             lambda r: [r["name"], r["type"], r.get("identifier") or "", _sid(r.get("parent")) or ""]),
+    "academicSessions": ("sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear",
+                         lambda r: [r["title"], r["type"], r["startDate"], r["endDate"],
+                                    _sid(r.get("parent")) or "", r.get("schoolYear") or ""]),
+    "courses": ("sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes",
+                lambda r: ["", r["title"], r.get("courseCode") or "", "", _sid(r.get("org")) or "", "", ""]),
+    "classes": ("sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods",
+                lambda r: [r["title"], "", _sid(r["course"]) or "", r.get("classCode") or "", r.get("classType") or "",
+                           "", _sid(r["school"]) or "", ",".join(_sid(t) or "" for t in r["terms"]), "", "", ""]),
+    "users": ("sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password",
+              lambda r: [r["enabledUser"], ",".join(_sid(x["org"]) or "" for x in r["roles"]), r["roles"][0]["role"],
+                         r.get("username") or "", "", r["givenName"], r["familyName"], "", "", r.get("email") or "",
+                         "", "", "", "", ""]),
+    "enrollments": ("sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate",
+                    lambda r: [_sid(r["class"]) or "", _sid(r["school"]) or "", _sid(r["user"]) or "", r["role"],
+                               r.get("primary") or "", r.get("beginDate") or "", r.get("endDate") or ""]),
+}  # fmt: skip
+
+
+def roster_zip(fake: FakeOneRoster) -> bytes:
+    """The fake's district as a OneRoster 1.1 CSV bulk package (manifest.csv plus one file per collection)."""
+    files: dict[str, str] = {}
+    for collection, (header, cells) in _CSV_COLUMNS.items():
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(header.split(","))
+        for item in fake.data.get(collection, []):
+            writer.writerow([item["sourcedId"], item["status"], item["dateLastModified"], *cells(item)])
+        files[f"{collection}.csv"] = out.getvalue()
+    manifest = ["propertyName,value", "manifest.version,1.0", "oneroster.version,1.1"]
+    manifest += [f"file.{name.removesuffix('.csv')},bulk" for name in sorted(files)]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest.csv", "\r\n".join(manifest) + "\r\n")
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()

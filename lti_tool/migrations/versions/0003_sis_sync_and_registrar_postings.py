@@ -117,9 +117,58 @@ def upgrade() -> None:
     with op.batch_alter_table("sync_runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("is_dry_run", sa.Boolean(), server_default=sa.false(), nullable=False))
 
+    _add_roster_pull_columns()
+
+
+# Roster pull (lti_tool.sis.roster_pull): which connection owns an org, which SIS rows are deleted, and
+# the LTI context's course-section sourcedid. Plain ADD COLUMNs: a string server default and an inline
+# REFERENCES keep SQLite from rebuilding these heavily referenced tables (a rebuild drops the old table,
+# which foreign keys from existing rows refuse).
+_IS_ACTIVE_TABLES = ("orgs", "academic_sessions", "courses", "classes", "persons")
+
+
+def _add_roster_pull_columns() -> None:
+    for table in _IS_ACTIVE_TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("is_active", sa.Boolean(), server_default="1", nullable=False))
+    if op.get_context().dialect.name == "sqlite":
+        # Alembic's batch mode would rebuild `orgs` for the foreign key; SQLite adds a REFERENCES column as is.
+        op.execute(
+            "ALTER TABLE orgs ADD COLUMN sis_connection_id INTEGER"
+            " CONSTRAINT fk_orgs_sis_connection_id_sis_connections REFERENCES sis_connections (id)"
+        )
+    else:
+        op.add_column("orgs", sa.Column("sis_connection_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            op.f("fk_orgs_sis_connection_id_sis_connections"),
+            "orgs",
+            "sis_connections",
+            ["sis_connection_id"],
+            ["id"],
+        )
+    op.create_index(op.f("ix_orgs_sis_connection_id"), "orgs", ["sis_connection_id"], unique=False)
+    with op.batch_alter_table("lti_contexts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("course_section_sourcedid", sa.String(length=255), nullable=True))
+
+
+def _drop_roster_pull_columns() -> None:
+    with op.batch_alter_table("lti_contexts", schema=None) as batch_op:
+        batch_op.drop_column("course_section_sourcedid")
+    with op.batch_alter_table("orgs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_orgs_sis_connection_id"))
+        if op.get_context().dialect.name != "sqlite":  # SQLite's inline REFERENCES has no name to drop
+            batch_op.drop_constraint(
+                batch_op.f("fk_orgs_sis_connection_id_sis_connections"), type_="foreignkey"
+            )
+        batch_op.drop_column("sis_connection_id")
+    for table in reversed(_IS_ACTIVE_TABLES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("is_active")
+
 
 def downgrade() -> None:
     """Revert this revision."""
+    _drop_roster_pull_columns()
     with op.batch_alter_table("sync_runs", schema=None) as batch_op:
         batch_op.drop_column("is_dry_run")
 
