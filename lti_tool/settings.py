@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,15 @@ class Settings:
     secret_key: str
     log_level: str
     is_debug: bool
+    # MB_REDIS_URL: the RQ job queue's Redis (nightly SIS sync, grade push). None (unset, the embedded
+    # default) runs those jobs inline in the process that asks for them.
+    redis_url: str | None = None
+    # MB_QUEUE_NAME: the RQ queue jobs go to and `mastery-bridge worker run` works on.
+    queue_name: str = "mastery-bridge"
+
+
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,6 +58,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = env.get("MB_LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"MB_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    redis_url = env.get("MB_REDIS_URL", "").strip() or None
+    if redis_url is not None and not redis_url.startswith(REDIS_URL_SCHEMES):
+        raise ConfigError(
+            "MB_REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0 (redis://, rediss:// or"
+            f" unix://), got {redis_url!r}; leave it unset to run jobs inline"
+        )
+    queue_name = env.get("MB_QUEUE_NAME", "").strip() or "mastery-bridge"
+    if not QUEUE_NAME_PATTERN.fullmatch(queue_name):
+        raise ConfigError(
+            f"MB_QUEUE_NAME must be 1-100 letters, digits, '.', '_', ':' or '-', got {queue_name!r}"
+        )
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -55,4 +76,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         log_level=log_level,
         is_debug=is_debug,
+        redis_url=redis_url,
+        queue_name=queue_name,
     )
