@@ -2,7 +2,7 @@
 
 Run by hand (it empties the database it is given):
 
-    DATABASE_URL=postgresql+psycopg://root@127.0.0.1:5432/mb_h6 .venv/bin/python benchmarks/registrar.py \
+    DATABASE_URL=postgresql+psycopg://root@127.0.0.1:5432/root .venv/bin/python benchmarks/registrar.py \
         [--students 20000] [--out /tmp/registrar-exports]
 
 Setup (not timed against the target) bulk-loads one school with 6 courses (one AP, one honors, one non-core),

@@ -3,7 +3,7 @@
 Run by hand (not part of the tests):
 
     .venv/bin/python benchmarks/sis_pull.py [--users 50000] [--enrollments 300000] [--page-size 1000]
-        [--database-url postgresql+psycopg://root@127.0.0.1:5432/mb_h2]
+        [--database-url postgresql+psycopg://root@127.0.0.1:5432/root]
 
 The fake (lti_tool.demo.sis, OneRoster 1.2 over OAuth 2) runs in its own process, as a district's SIS
 would, seeded with a consistent district: 1 district, 4 schools, a school year with 2 semesters and 4
@@ -246,7 +246,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--enrollments", type=int, default=300_000)
     parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument("--database-url", default="postgresql+psycopg://root@127.0.0.1:5432/mb_h2")
+    parser.add_argument("--database-url", default="postgresql+psycopg://root@127.0.0.1:5432/root")
     args = parser.parse_args()
 
     # The fake first: forked before any database connection exists, so the child shares none.

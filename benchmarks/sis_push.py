@@ -2,7 +2,7 @@
 
 Run by hand from the repository root (PostgreSQL is the target; a fresh schema is made and dropped):
 
-    .venv/bin/python benchmarks/sis_push.py --database-url postgresql+psycopg://root@127.0.0.1:5432/mb_h3 \
+    .venv/bin/python benchmarks/sis_push.py --database-url postgresql+psycopg://root@127.0.0.1:5432/root \
         [--results 100000] [--classes 400] [--threads 8] [--token-lifetime 3600]
 
 Target: >= 500 results/s from outbox to SIS, with exactly one token request per token lifetime.
