@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports pytest browser-deps clean
+.PHONY: demo test lint typecheck imports pytest browser-deps pdf-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,18 @@ ifeq ($(CHROMIUM),)
 	fi
 endif
 
+# The export tests render PDF pages to PNG with poppler's pdftoppm (Debian package poppler-utils).
+PDFTOPPM := $(shell command -v pdftoppm 2>/dev/null)
+
+pdf-deps:
+ifeq ($(PDFTOPPM),)
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; \
+	else \
+		echo "pdftoppm is missing: run 'sudo apt-get install -y poppler-utils' (the PDF export tests need it)" >&2; exit 1; \
+	fi
+endif
+
 # axe-core (npm) runs inside the browser tests; package-lock.json pins it.
 AXE := node_modules/axe-core/axe.min.js
 
@@ -47,7 +59,7 @@ $(AXE): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $(AXE)
 
-pytest: $(STAMP) browser-deps $(AXE)
+pytest: $(STAMP) browser-deps pdf-deps $(AXE)
 	$(BIN)/pytest
 
 test: lint typecheck imports pytest

@@ -10,8 +10,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool.db import make_engine, make_session_factory
 from lti_tool.settings import Settings, load_settings
-from lti_tool.web import errors, health, home, launch, lti, registration, student, teacher
+from lti_tool.web import errors, health, home, launch, lti, registrar, registration, student, teacher
+from lti_tool.web import exports as export_pages
 from lti_tool.web import staff as staff_pages
+from lti_tool.web import staff_sis as sis_pages
 from lti_tool.web.session import AppState, init_app
 
 
@@ -43,6 +45,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(registration.bp)
     app.register_blueprint(staff_pages.bp)
+    app.register_blueprint(sis_pages.bp)
+    app.register_blueprint(export_pages.bp)
+    app.register_blueprint(registrar.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(teacher.bp)
     return app

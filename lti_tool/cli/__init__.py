@@ -3,7 +3,34 @@
 Importing this package registers every subcommand on `main` (one module per noun).
 """
 
-from lti_tool.cli import db, demo, frameworks, lti, policies, server, translate
+from lti_tool.cli import (
+    db,
+    demo,
+    export,
+    frameworks,
+    grades,
+    lti,
+    policies,
+    reports,
+    server,
+    sis,
+    translate,
+    worker,
+)
 from lti_tool.cli.core import main
 
-__all__ = ["db", "demo", "frameworks", "lti", "main", "policies", "server", "translate"]
+__all__ = [
+    "db",
+    "demo",
+    "export",
+    "frameworks",
+    "grades",
+    "lti",
+    "main",
+    "policies",
+    "reports",
+    "server",
+    "sis",
+    "translate",
+    "worker",
+]

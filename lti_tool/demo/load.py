@@ -1,4 +1,9 @@
-"""Load the generated demo district into the database (once; a second load changes nothing)."""
+"""Load the generated demo district into the database (once; a second load changes nothing).
+
+The district's people carry SIS ids under the demo SIS connection's name (`demo`), the system a sync
+from that connection files them under, so `mastery-bridge sis sync demo` updates these rows instead of
+adding a second copy. `register_demo_sis` adds that connection (pointing at the fake SIS `make demo` runs).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.demo.district import DemoDistrict
@@ -40,12 +45,22 @@ from lti_tool.models import (
     SchoolClass,
     ScoreStatus,
     SessionType,
+    SisConnection,
     Task,
     TaskIndicator,
 )
 from lti_tool.policies import DEFAULT_POLICY_NAME, shipped_policy_document, store_policy
+from lti_tool.settings import Settings
 
-SIS_SYSTEM = "demo-sis"
+DEMO_SIS_CONNECTION = "demo"
+DEMO_SIS_HOST = "127.0.0.1"
+DEMO_SIS_PORT = 5002
+DEMO_SIS_PROFILE = "generic-1.2"
+DISTRICT_SOURCED_ID = "RUSD"
+# PersonIdentifier.system of SIS ids is the connection's name (lti_tool.sis.upsert files them so).
+SIS_SYSTEM = DEMO_SIS_CONNECTION
+# What databases loaded before the demo had an SIS connection used; `register_demo_sis` renames it.
+_OLD_SIS_SYSTEM = "demo-sis"
 DEFAULT_LEVELS = (
     (Decimal(1), "Emerging", "Beginning to show the skill with support.", "I can do parts of this with help."),
     (Decimal(2), "Developing", "Shows the simpler parts of the skill on my own.", "I can do the simpler parts on my own."),
@@ -75,7 +90,7 @@ def load_district(session: Session, district: DemoDistrict) -> LoadSummary:
     existing = session.scalar(select(Org).where(Org.sourced_id == district.school_id))
     if existing is not None:
         return LoadSummary(existing.id, 0, 0, 0, was_loaded_before=True)
-    district_org = Org(sourced_id="RUSD", name=district.district_name, type=OrgType.DISTRICT)
+    district_org = Org(sourced_id=DISTRICT_SOURCED_ID, name=district.district_name, type=OrgType.DISTRICT)
     session.add(district_org)
     session.flush()
     school = Org(sourced_id=district.school_id, name=district.school_name, type=OrgType.SCHOOL,
@@ -196,6 +211,51 @@ def load_district(session: Session, district: DemoDistrict) -> LoadSummary:
     )  # fmt: skip
     session.execute(insert(HabitScore), list(_demo_habits(district, people, classes)))
     return LoadSummary(school.id, len(district.students), len(classes), len(district.evidence), False)
+
+
+def demo_sis_base_url(host: str = DEMO_SIS_HOST, port: int = DEMO_SIS_PORT) -> str:
+    """Where the demo SIS answers: its origin plus the fake's vendor prefix."""
+    from lti_tool.demo.sis import PREFIX
+
+    return f"http://{host}:{port}{PREFIX}"
+
+
+def register_demo_sis(
+    session: Session, *, secret_key: Settings | str, base_url: str | None = None
+) -> tuple[SisConnection, bool]:
+    """Add the `demo` SIS connection (OneRoster 1.2, OAuth 2) for the demo SIS; (connection, was_created).
+
+    Idempotent: an existing `demo` connection is left as it is. SIS ids filed under the old system name
+    are moved to the connection's, so a sync updates them.
+    """
+    from lti_tool.demo.sis import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from lti_tool.sis.connection import create_connection
+
+    session.execute(
+        update(PersonIdentifier)
+        .where(PersonIdentifier.source == IdentifierSource.SIS, PersonIdentifier.system == _OLD_SIS_SYSTEM)
+        .values(system=SIS_SYSTEM)
+    )
+    existing = session.scalar(select(SisConnection).where(SisConnection.name == DEMO_SIS_CONNECTION))
+    if existing is not None:
+        return existing, False
+    url = base_url or demo_sis_base_url()
+    district = session.scalar(select(Org.sourced_id).where(Org.sourced_id == DISTRICT_SOURCED_ID))
+    connection = create_connection(
+        session,
+        name=DEMO_SIS_CONNECTION,
+        profile=DEMO_SIS_PROFILE,
+        base_url=url,
+        version="1.2",
+        auth="oauth2",
+        client_id=DEMO_CLIENT_ID,
+        secret=DEMO_CLIENT_SECRET,
+        secret_key=secret_key,
+        settings={"token_url": f"{url}/token"},
+        org=district,
+        actor="demo",
+    )
+    return connection, True
 
 
 HABIT_DAYS = (date(2026, 9, 18), date(2026, 10, 23), date(2026, 11, 20), date(2027, 2, 12), date(2027, 4, 30))

@@ -3,15 +3,20 @@
 `make demo` runs the tool at MB_PUBLIC_BASE_URL (default http://127.0.0.1:5000) and the demo LMS at
 http://localhost:5001. The two hosts differ on purpose: the LMS frames the tool cross-site, as a real
 Canvas or Moodle does, so launches must survive blocked third-party cookies (platform storage).
+Beside them runs the demo SIS (`start_demo_sis`, http://127.0.0.1:5002): a fake OneRoster 1.2 server
+holding the same district, which the `demo` SIS connection (`lti_tool.demo.load.register_demo_sis`) syncs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.demo.district import DemoDistrict
+from lti_tool.demo.load import DEMO_SIS_HOST, DEMO_SIS_PORT
 from lti_tool.demo.platform.config import (
     ROLE_FACULTY,
     ROLE_INSTRUCTOR,
@@ -35,6 +40,9 @@ from lti_tool.models import (
     utcnow,
 )
 from lti_tool.registrations import add_platform, tool_urls
+
+if TYPE_CHECKING:
+    from lti_tool.demo.sis import RunningServer
 
 DEMO_CLIENT_ID = "mastery-bridge-demo"
 DEMO_DEPLOYMENT_ID = "demo-deployment-1"
@@ -183,3 +191,21 @@ def link_demo_identities(
             )
         )
     session.flush()
+
+
+def start_demo_sis(
+    district: DemoDistrict | None = None, *, host: str = DEMO_SIS_HOST, port: int = DEMO_SIS_PORT
+) -> RunningServer:
+    """Serve the demo district's fake SIS (OneRoster 1.1 + 1.2, demo credentials) in a background thread.
+
+    `district` defaults to `generate_district()`, the one `demo load` puts in the database, so the
+    sourcedIds line up and a sync updates rather than duplicates. Raises OSError if the port is taken.
+    """
+    from lti_tool.demo.sis import DEMO_CLIENT_ID as SIS_CLIENT_ID
+    from lti_tool.demo.sis import DEMO_CLIENT_SECRET as SIS_CLIENT_SECRET
+    from lti_tool.demo.sis import FakeOneRoster, RunningServer, seed_from_district
+
+    # Not this module's DEMO_CLIENT_ID: that is the demo LMS's client id for the tool.
+    fake = FakeOneRoster(client_id=SIS_CLIENT_ID, client_secret=SIS_CLIENT_SECRET)
+    seed_from_district(fake, district)
+    return RunningServer(fake, host=host, port=port).start()

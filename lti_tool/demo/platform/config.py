@@ -11,6 +11,8 @@ ROLE_LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 ROLE_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 ROLE_STUDENT = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Student"
 ROLE_FACULTY = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty"
+#: An institution role with no course role: the tool opens its staff pages (registrar, SIS) for it.
+ROLE_ADMINISTRATOR = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"
 CONTEXT_TYPE_COURSE_OFFERING = "http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"
 
 
@@ -39,6 +41,11 @@ class DemoUser:
     def is_instructor(self) -> bool:
         """True when the user holds the context Instructor role."""
         return ROLE_INSTRUCTOR in self.roles
+
+    @property
+    def is_administrator(self) -> bool:
+        """True for staff without a course role (a registrar): the course page lists them as staff."""
+        return ROLE_ADMINISTRATOR in self.roles and not (self.is_learner or self.is_instructor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,9 @@ def home() -> str:
     config = current_platform().config
     teachers = [user for user in config.users if user.is_instructor]
     students = [user for user in config.users if user.is_learner]
-    return render_template_string(
-        HOME_PAGE, context=config.context, groups=[("Teachers", teachers), ("Students", students)]
-    )
+    staff = [user for user in config.users if user.is_administrator]
+    groups = [("Teachers", teachers), ("Students", students)] + ([("Staff", staff)] if staff else [])
+    return render_template_string(HOME_PAGE, context=config.context, groups=groups)
 
 
 def launch_page(user_id: str) -> str:

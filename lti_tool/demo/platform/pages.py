@@ -32,7 +32,7 @@ HOME_PAGE = (
 {% for user in people %}
 <tr>
   <td>{{ user.name }}</td>
-  <td>{{ "Teacher" if user.is_instructor else "Student" }}</td>
+  <td>{{ "Teacher" if user.is_instructor else "Administrator" if user.is_administrator else "Student" }}</td>
   <td>
     <form method="get" action="{{ url_for('demo_platform.launch_page', user_id=user.user_id) }}">
       <button type="submit" aria-label="Launch the tool as {{ user.name }}">Launch</button>
