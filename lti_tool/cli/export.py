@@ -18,7 +18,6 @@ from pathlib import Path
 import click
 
 from lti_tool.cli.core import CliContext, InputError, log, main, pass_context, transaction
-from lti_tool.exports import EXPORT_KINDS
 
 __all__ = ["export"]
 
@@ -71,7 +70,8 @@ def export(
 ) -> None:
     """Export a school's posted grades for a period. KIND is one of: powerschool-storedgrades, oneroster-csv,
     grades-csv, grades-xlsx, transcript-pdf, ncaa, report-card-pdf."""
-    from lti_tool.exports import ExportError, export_kind
+    # Imported here: the renderers (reportlab, XlsxWriter) cost ~1 s, and every other command would pay it.
+    from lti_tool.exports import EXPORT_KINDS, ExportError, export_kind
     from lti_tool.registrar.errors import NotFoundError
     from lti_tool.registrar.lookup import resolve_period, resolve_school
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from lti_tool.demo.district import DemoDistrict
 from lti_tool.demo.load import DEMO_SIS_HOST, DEMO_SIS_PORT
 from lti_tool.demo.platform.config import (
+    ROLE_ADMINISTRATOR,
     ROLE_FACULTY,
     ROLE_INSTRUCTOR,
     ROLE_LEARNER,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 DEMO_CLIENT_ID = "mastery-bridge-demo"
 DEMO_DEPLOYMENT_ID = "demo-deployment-1"
 DEMO_CLASS = "ALG2-1"
-ROLE_ADMINISTRATOR = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"
 
 
 @dataclass(frozen=True, slots=True)
