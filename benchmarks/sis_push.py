@@ -7,7 +7,8 @@ Run by hand from the repository root (PostgreSQL is the target; a fresh schema i
 
 Target: >= 500 results/s from outbox to SIS, with exactly one token request per token lifetime.
 The fake SIS runs in its own process (so it does not share the GIL with the worker); the worker is
-`deliver_all` with a persistent keep-alive HTTP session and a small thread pool sharing one token.
+`deliver_all` as `mastery-bridge worker run` calls it (MB_PUSH_THREADS senders sharing one token
+and a keep-alive connection each); `--threads` sets that number here.
 Printed: seeding and enqueue time, the floor (raw PUT rate of the same client to the same fake, no
 database, no outbox), the push rate, and tokens issued per phase.
 """
@@ -21,7 +22,6 @@ import multiprocessing
 import os
 import socket
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from sqlalchemy import insert, make_url, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.oneroster.gradebook import OneRosterGradebookClient
-from connectors.oneroster.http import Authenticator, new_session
+from connectors.oneroster.http import new_session
 from connectors.oneroster_csv.payloads import PeriodResult
 from lti_tool.db import make_engine, make_session_factory, upgrade_database
 from lti_tool.demo.sis.server import PREFIX
@@ -63,7 +61,7 @@ from lti_tool.models import (
     SessionType,
 )
 from lti_tool.policies import DEFAULT_POLICY_NAME, shipped_policy_document, store_policy
-from lti_tool.sis.clients import build_grade_sink
+from lti_tool.sis.clients import build_grade_sink, open_grade_sink
 from lti_tool.sis.connection import create_connection
 from lti_tool.sis.outbox import enqueue_posted_grades
 from lti_tool.sis.worker import deliver_all
@@ -155,32 +153,6 @@ class FakeProcess:
     def stop(self) -> None:
         self.process.terminate()
         self.process.join(timeout=30)
-
-
-class LockedAuthenticator:
-    """One token for all threads: the first caller fetches or renews it, the others wait for it."""
-
-    def __init__(self, inner: Authenticator) -> None:
-        self.inner = inner
-        self.lock = threading.Lock()
-
-    def auth(self, session: requests.Session) -> requests.auth.AuthBase:
-        with self.lock:
-            return self.inner.auth(session)
-
-    def invalidate(self) -> None:
-        with self.lock:
-            self.inner.invalidate()
-
-
-def _http(threads: int) -> requests.Session:
-    session = new_session()
-    # No proxy variables to honour on loopback; reading them costs requests 0.7 ms per call.
-    session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=threads * 2)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 # -- the database -----------------------------------------------------------------------------------------
@@ -318,8 +290,7 @@ def floor(fake: FakeProcess, factory: Any, connection_id: int, threads: int) -> 
 
     with factory() as session:
         connection = session.get(SisConnection, connection_id)
-        sink = build_grade_sink(connection, secret_key=SECRET_KEY, http=_http(threads))
-    sink.transport.authenticator = LockedAuthenticator(sink.transport.authenticator)
+        sink = build_grade_sink(connection, secret_key=SECRET_KEY, http=new_session(pool_size=threads))
     at = datetime(2026, 11, 2, 15, tzinfo=UTC)
     results = [
         PeriodResult(class_sourced_id="floor-class", grading_period_sourced_id="bench-q1",
@@ -346,18 +317,16 @@ def floor(fake: FakeProcess, factory: Any, connection_id: int, threads: int) -> 
 def push(factory: Any, connection_id: int, threads: int, batch_size: int) -> tuple[float, Any]:
     from lti_tool.models import SisConnection
 
+    """What `mastery-bridge worker run` does for one connection (lti_tool.sis.schedule), timed."""
     with factory() as session:
         connection = session.get(SisConnection, connection_id)
-        sink: OneRosterGradebookClient = build_grade_sink(
-            connection, secret_key=SECRET_KEY, http=_http(threads)
-        )
-    sink.transport.authenticator = LockedAuthenticator(sink.transport.authenticator)
+        session.expunge(connection)
     started = time.perf_counter()
-    report = deliver_all(
-        factory, connection_id, sink, worker_id="bench", batch_size=batch_size, concurrency=threads
-    )
+    with open_grade_sink(connection, secret_key=SECRET_KEY, threads=threads) as sink:
+        report = deliver_all(
+            factory, connection_id, sink, worker_id="bench", batch_size=batch_size, concurrency=threads
+        )
     elapsed = time.perf_counter() - started
-    sink.transport.session.close()
     return elapsed, report
 
 

@@ -7,10 +7,20 @@ renewal); what they have in common lives here once.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final
+
+import requests
+from requests.adapters import HTTPAdapter
+
+# What requests reads from the environment when a session trusts it: proxies, the CA bundle, ~/.netrc.
+ENVIRONMENT_SETTINGS: Final = frozenset(
+    {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle", "netrc"}
+)
 
 # 429 and the 5xx a proxy or an overloaded server answers; other 5xx are bugs that a retry will not fix.
 RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -36,3 +46,24 @@ def parse_retry_after(value: str) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return (when - datetime.now(UTC)).total_seconds()
+
+
+def environment_has_http_settings(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a proxy, CA bundle or netrc variable is set (in any case), i.e. whether to trust the environment."""
+    names = {name.lower() for name in (os.environ if environ is None else environ)}
+    return not names.isdisjoint(ENVIRONMENT_SETTINGS)
+
+
+def tune_session(session: requests.Session, *, pool_size: int = 10) -> requests.Session:
+    """Size `session`'s connection pools for `pool_size` concurrent callers; read the environment only when
+    it says something.
+
+    requests re-reads proxy variables on every call of a session that trusts the environment (0.7 ms a
+    call, a third of a grade PUT's cost on loopback); when none is set there is nothing to read, and a
+    process started with one still honours it.
+    """
+    session.trust_env = environment_has_http_settings()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(1, pool_size))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

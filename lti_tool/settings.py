@@ -11,6 +11,8 @@ from pathlib import Path
 from lti_tool.errors import ConfigError
 
 DEFAULT_DATA_DIR = Path("var")
+DEFAULT_PUSH_THREADS = 4
+MAX_PUSH_THREADS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,9 @@ class Settings:
     redis_url: str | None = None
     # MB_QUEUE_NAME: the RQ queue jobs go to and `mastery-bridge worker run` works on.
     queue_name: str = "mastery-bridge"
+    # MB_PUSH_THREADS: grade PUTs in flight at once per SIS connection during a push (1-32). Each thread
+    # waits on the SIS most of the time; more than the SIS's own rate limit allows only earns 429s.
+    push_threads: int = DEFAULT_PUSH_THREADS
 
 
 REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -69,6 +74,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"MB_QUEUE_NAME must be 1-100 letters, digits, '.', '_', ':' or '-', got {queue_name!r}"
         )
+    raw_threads = env.get("MB_PUSH_THREADS", "").strip() or str(DEFAULT_PUSH_THREADS)
+    if not raw_threads.isdigit() or not 1 <= int(raw_threads) <= MAX_PUSH_THREADS:
+        raise ConfigError(
+            f"MB_PUSH_THREADS must be a whole number from 1 to {MAX_PUSH_THREADS}, got {raw_threads!r}"
+        )
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -78,4 +88,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         is_debug=is_debug,
         redis_url=redis_url,
         queue_name=queue_name,
+        push_threads=int(raw_threads),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,17 +71,26 @@ class OAuth2ClientCredentials:
     clock: Callable[[], float] = time.time
     _access_token: str | None = field(default=None, init=False, repr=False)
     _expires_at: float = field(default=0.0, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def auth(self, session: requests.Session) -> requests.auth.AuthBase:
-        """Bearer auth with a cached token, fetching a new one when none is held or it is about to expire."""
+        """Bearer auth with a cached token, fetching a new one when none is held or it is about to expire.
+
+        Safe to share between threads: when the token is due, one thread fetches it and the others wait
+        for that one, so a pool of senders makes one token request per token lifetime.
+        """
         access_token = self._access_token
         if access_token is None or self.clock() >= self._expires_at:
-            access_token = self._fetch(session)
+            with self._lock:
+                access_token = self._access_token
+                if access_token is None or self.clock() >= self._expires_at:
+                    access_token = self._fetch(session)
         return _BearerAuth(access_token)
 
     def invalidate(self) -> None:
         """Drop the cached token."""
-        self._access_token = None
+        with self._lock:
+            self._access_token = None
 
     def _fetch(self, session: requests.Session) -> str:
         oauth = OAuth2Session(

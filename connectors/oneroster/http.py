@@ -25,6 +25,7 @@ from connectors.errors import (
 )
 from connectors.http import RETRYABLE_STATUSES as RETRYABLE_STATUSES
 from connectors.http import parse_retry_after as parse_retry_after
+from connectors.http import tune_session
 from connectors.http import user_agent as user_agent
 from connectors.oneroster.status import StatusInfo, parse_status_info
 
@@ -49,9 +50,10 @@ class Authenticator(Protocol):
         ...
 
 
-def new_session() -> requests.Session:
-    """A `requests.Session` with the mastery-bridge User-Agent and JSON Accept; the caller closes it."""
-    session = requests.Session()
+def new_session(*, pool_size: int = 10) -> requests.Session:
+    """A `requests.Session` with the mastery-bridge User-Agent and JSON Accept, keeping up to `pool_size`
+    connections per host alive (one per sending thread; `connectors.http.tune_session`); the caller closes it."""
+    session = tune_session(requests.Session(), pool_size=pool_size)
     session.headers["User-Agent"] = user_agent()
     session.headers["Accept"] = "application/json"
     return session

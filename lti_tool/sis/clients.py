@@ -247,10 +247,11 @@ def open_roster_source(
 
 @contextmanager
 def open_grade_sink(
-    connection: SisConnection, *, secret_key: Settings | str | None = None
+    connection: SisConnection, *, secret_key: Settings | str | None = None, threads: int = 1
 ) -> Iterator[OneRosterGradebookClient]:
-    """`build_grade_sink`, with its HTTP session closed afterwards."""
-    sink = build_grade_sink(connection, secret_key=secret_key)
+    """`build_grade_sink`, with its HTTP session closed afterwards; safe to share between `threads` senders
+    (one kept-alive connection each, one token for all)."""
+    sink = build_grade_sink(connection, secret_key=secret_key, http=new_session(pool_size=max(threads, 1)))
     try:
         yield sink
     finally:

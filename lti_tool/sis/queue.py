@@ -226,8 +226,9 @@ def run_push_job(connection_id: int, queue_name: str | None = None) -> dict[str,
     factory = session_factory_for(settings)
     with factory() as session:
         connection = _enabled_connection(session, connection_id)
-    with open_grade_sink(connection, secret_key=settings) as sink:
-        report = deliver_all(factory, connection_id, sink, worker_id=worker_id())
+    threads = settings.push_threads
+    with open_grade_sink(connection, secret_key=settings, threads=threads) as sink:
+        report = deliver_all(factory, connection_id, sink, worker_id=worker_id(), concurrency=threads)
     retry_at = next_retry_at(factory, connection_id)
     queue = job_queue(settings, name=queue_name)
     if retry_at is not None and not queue.is_inline:

@@ -215,8 +215,11 @@ def run_outbox_loop(
                 log.warning("nightly sync of connection %d failed: %s", connection_id, exc)
         worked = 0
         for connection in connections:
-            with open_grade_sink(connection, secret_key=settings) as sink:
-                report = deliver_all(factory, connection.id, sink, worker_id=holder, timing=timing)
+            threads = settings.push_threads
+            with open_grade_sink(connection, secret_key=settings, threads=threads) as sink:
+                report = deliver_all(
+                    factory, connection.id, sink, worker_id=holder, timing=timing, concurrency=threads
+                )
             total.add(report)
             worked += report.claimed
             if progress is not None and report.claimed:

@@ -293,6 +293,88 @@ def _system_name(session_factory: sessionmaker[Session], connection_id: int) -> 
             return connection.name
 
 
+def _claim(
+    session_factory: sessionmaker[Session],
+    connection_id: int,
+    *,
+    worker_id: str,
+    batch_size: int,
+    clock: Clock,
+    timing: RetryTiming,
+) -> tuple[list[Claimed], datetime]:
+    """One batch of the connection's due messages and the moment it was leased."""
+    started = clock()
+    batch = claim_batch(
+        session_factory,
+        connection_id,
+        worker_id=worker_id,
+        batch_size=batch_size,
+        now=started,
+        lease=timing.lease,
+    )
+    return batch, started
+
+
+def _deliver_batch(
+    session_factory: sessionmaker[Session],
+    sink: GradeSink,
+    batch: list[Claimed],
+    *,
+    claimed_at: datetime,
+    worker_id: str,
+    system: str,
+    timing: RetryTiming,
+    clock: Clock,
+    rng: random.Random,
+    mark_group: int,
+    pool: ThreadPoolExecutor | None,
+) -> DeliveryReport:
+    """Deliver a claimed batch: prerequisites one by one, then results (through `pool` when given)."""
+    report = DeliveryReport(claimed=len(batch))
+    if not batch:
+        return report
+    run = _Run(
+        session_factory=session_factory,
+        sink=sink,
+        worker_id=worker_id,
+        system=system,
+        timing=timing,
+        clock=clock,
+        rng=rng,
+        report=report,
+        lease_until=claimed_at + timing.lease,
+        pending_ids={m.id for m in batch},
+        mark_group=max(1, mark_group),
+    )
+    results: list[Claimed] = []
+    for message in sorted(batch, key=lambda m: (m.kind.rank, m.id)):
+        if message.kind is MessageKind.RESULT:
+            results.append(message)
+            continue
+        if message.requires & run.failed_sids:
+            run.failed_sids.add(message.sourced_id)  # so its own dependents wait too
+            continue  # released below with the rest
+        run.deliver(message)
+    ready = [m for m in results if not m.requires & run.failed_sids]
+    if pool is not None and len(ready) > 1:
+        # The first PUT alone, so that a token is fetched (once) before the threads share it.
+        run.deliver(ready[0])
+        for future in [pool.submit(run.deliver, m) for m in ready[1:]]:
+            future.result()
+    else:
+        for message in ready:
+            run.deliver(message)
+    run.flush()
+    leftover = sorted(run.pending_ids)
+    release(session_factory, leftover, worker_id=worker_id)
+    report.released = len(leftover)
+    return report
+
+
+def _clock(now: datetime | None) -> Clock:
+    return (lambda: now) if now is not None else utcnow
+
+
 def deliver_due(
     session_factory: sessionmaker[Session],
     connection_id: int,
@@ -313,56 +395,32 @@ def deliver_due(
     to share between threads. `mark_group` deliveries are marked per transaction (the module docstring).
     """
     timing = timing or RetryTiming()
-    clock: Clock = (lambda: now) if now is not None else utcnow
-    started = clock()
-    batch = claim_batch(
-        session_factory,
-        connection_id,
-        worker_id=worker_id,
-        batch_size=batch_size,
-        now=started,
-        lease=timing.lease,
+    clock = _clock(now)
+    batch, claimed_at = _claim(
+        session_factory, connection_id, worker_id=worker_id, batch_size=batch_size, clock=clock, timing=timing
     )
-    report = DeliveryReport(claimed=len(batch))
     if not batch:
-        return report
-    run = _Run(
-        session_factory=session_factory,
-        sink=sink,
-        worker_id=worker_id,
-        system=_system_name(session_factory, connection_id),
-        timing=timing,
-        clock=clock,
-        rng=rng or random.Random(),  # noqa: S311 - backoff jitter, not a secret
-        report=report,
-        lease_until=started + timing.lease,
-        pending_ids={m.id for m in batch},
-        mark_group=max(1, mark_group),
-    )
-    results: list[Claimed] = []
-    for message in sorted(batch, key=lambda m: (m.kind.rank, m.id)):
-        if message.kind is MessageKind.RESULT:
-            results.append(message)
-            continue
-        if message.requires & run.failed_sids:
-            run.failed_sids.add(message.sourced_id)  # so its own dependents wait too
-            continue  # released below with the rest
-        run.deliver(message)
-    ready = [m for m in results if not m.requires & run.failed_sids]
-    if concurrency > 1 and len(ready) > 1:
-        # The first PUT alone, so the token is fetched once before the threads share it.
-        run.deliver(ready[0])
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mb-outbox") as pool:
-            for future in [pool.submit(run.deliver, m) for m in ready[1:]]:
-                future.result()
-    else:
-        for message in ready:
-            run.deliver(message)
-    run.flush()
-    leftover = sorted(run.pending_ids)
-    release(session_factory, leftover, worker_id=worker_id)
-    report.released = len(leftover)
-    return report
+        return DeliveryReport()
+
+    def deliver(pool: ThreadPoolExecutor | None) -> DeliveryReport:
+        return _deliver_batch(
+            session_factory,
+            sink,
+            batch,
+            claimed_at=claimed_at,
+            worker_id=worker_id,
+            system=_system_name(session_factory, connection_id),
+            timing=timing,
+            clock=clock,
+            rng=rng or random.Random(),  # noqa: S311 - backoff jitter, not a secret
+            mark_group=mark_group,
+            pool=pool,
+        )
+
+    if concurrency <= 1:
+        return deliver(None)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mb-outbox") as pool:
+        return deliver(pool)
 
 
 def deliver_all(
@@ -377,21 +435,52 @@ def deliver_all(
     progress: Callable[[DeliveryReport], None] | None = None,
     mark_group: int = DEFAULT_MARK_GROUP,
 ) -> DeliveryReport:
-    """Deliver batches until nothing of the connection is due (what a push job or `worker run --burst` does)."""
+    """Deliver batches until nothing of the connection is due (what a push job or `worker run --burst` does).
+
+    With `concurrency` > 1 one pool of sending threads serves every batch, and while a batch of results
+    is being sent the next one is claimed in the background, so the senders never wait for a claim
+    (a claim of 1,000 messages takes 0.1-0.2 s, a fifth of a batch's time at 8 threads). A batch holding
+    prerequisites is never overlapped: its results are claimable only once their line items are sent.
+    """
+    timing = timing or RetryTiming()
+    clock = _clock(None)
+    rng = random.Random()  # noqa: S311 - backoff jitter, not a secret
+    system = _system_name(session_factory, connection_id)
     total = DeliveryReport()
-    while True:
-        report = deliver_due(
+
+    def claim() -> tuple[list[Claimed], datetime]:
+        return _claim(
             session_factory,
             connection_id,
-            sink,
             worker_id=worker_id,
             batch_size=batch_size,
+            clock=clock,
             timing=timing,
-            concurrency=concurrency,
-            mark_group=mark_group,
         )
-        total.add(report)
-        if progress is not None:
-            progress(report)
-        if report.claimed == 0 or report.claimed == report.released:
-            return total
+
+    with (
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mb-outbox") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="mb-outbox-claim") as claimer,
+    ):
+        batch, claimed_at = claim()
+        while batch:
+            overlap = concurrency > 1 and all(m.kind is MessageKind.RESULT for m in batch)
+            upcoming = claimer.submit(claim) if overlap else None
+            report = _deliver_batch(
+                session_factory, sink, batch, claimed_at=claimed_at, worker_id=worker_id, system=system,
+                timing=timing, clock=clock, rng=rng, mark_group=mark_group, pool=pool if concurrency > 1 else None,
+            )  # fmt: skip
+            total.add(report)
+            if progress is not None:
+                progress(report)
+            following = upcoming.result() if upcoming is not None else None
+            if report.claimed == report.released:
+                # Nothing of this batch could be attempted: stop rather than claim it again at once.
+                if following is not None:
+                    release(session_factory, [m.id for m in following[0]], worker_id=worker_id)
+                break
+            if following is None or not following[0]:
+                # Claimed while the batch was in flight, an empty answer may only mean "wait for it".
+                following = claim()
+            batch, claimed_at = following
+    return total

@@ -15,11 +15,11 @@ from connectors.oneroster.profiles import load_profile, profile_names
 from lti_tool.demo.sis.serve import RunningServer, serve
 from lti_tool.demo.sis.server import FakeOneRoster, Quirks
 from lti_tool.models import AcademicSession, OutboxMessage, OutboxStatus, PostedGrade, SisConnection
-from lti_tool.sis.clients import build_grade_sink
+from lti_tool.sis.clients import build_grade_sink, open_grade_sink
 from lti_tool.sis.leases import claim_batch
 from lti_tool.sis.outbox import enqueue_posted_grades
 from lti_tool.sis.push_plan import CHANGED, NEW, SAME, plan_push
-from lti_tool.sis.worker import RetryTiming, deliver_due
+from lti_tool.sis.worker import RetryTiming, deliver_all, deliver_due
 from tests.integration import sis_push_world
 from tests.integration.sis_push_world import (
     SECRET_KEY,
@@ -160,6 +160,30 @@ def test_push_reaches_exactly_the_expected_state_under_quirks(
     assert {r.status for r in rows} == {OutboxStatus.DELIVERED}
     assert all(r.claimed_by is None and r.delivered_at is not None for r in rows)
     assert fake.tokens_issued == 1
+
+
+def test_threaded_push_with_overlapping_claims_sends_each_result_once(
+    factory: sessionmaker[Session], running: RunningServer
+) -> None:
+    # What `worker run` does (MB_PUSH_THREADS senders, the next batch claimed while one is in flight):
+    # small batches so that many claims overlap deliveries.
+    world = _world(factory, running, students=12, classes=3)
+    with factory() as session:
+        connection = session.get(SisConnection, world.connection_id)
+        assert connection is not None
+        session.expunge(connection)
+    with open_grade_sink(connection, secret_key=SECRET_KEY, threads=4) as sink:
+        report = deliver_all(factory, world.connection_id, sink, worker_id="w", batch_size=7, concurrency=4)
+    expected = _expected(factory, world)
+    assert len(expected["results"]) == 36
+    _assert_sis_holds(running.fake, expected)
+    assert report.delivered == sum(len(records) for records in expected.values())
+    assert all(running.fake.put_counts[sid] == 1 for sid in expected["results"])
+    assert running.fake.tokens_issued == 1
+    with factory() as session:
+        rows = messages(session, world.connection_id)
+    assert {r.status for r in rows} == {OutboxStatus.DELIVERED}
+    assert all(r.claimed_by is None for r in rows)
 
 
 def test_results_wait_for_their_line_item(factory: sessionmaker[Session], running: RunningServer) -> None:

@@ -143,6 +143,14 @@ def test_redis_url_is_validated_and_unset_means_inline() -> None:
     assert isinstance(job_queue(load_settings({"MB_REDIS_URL": REDIS_URL})), RedisQueue)
 
 
+def test_push_threads_default_and_bounds() -> None:
+    assert load_settings({}).push_threads == 4
+    assert load_settings({"MB_PUSH_THREADS": "12"}).push_threads == 12
+    for bad in ("0", "33", "four", "-2"):
+        with pytest.raises(ConfigError, match="MB_PUSH_THREADS must be a whole number from 1 to 32"):
+            load_settings({"MB_PUSH_THREADS": bad})
+
+
 def test_inline_queue_runs_the_push_job_at_once(
     env: None, factory: sessionmaker[Session], running: RunningServer
 ) -> None:

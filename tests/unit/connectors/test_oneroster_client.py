@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 
 from connectors.errors import ConnectorAuthError, ConnectorResponseError, ConnectorUnavailableError
+from connectors.http import environment_has_http_settings
 from connectors.oneroster import (
     ROSTERING_PATH_V1P1,
     ROSTERING_PATH_V1P2,
@@ -223,6 +226,31 @@ def test_token_is_cached_and_renewed_before_expiry(
         server.fake.revoke_tokens()
         list(client.fetch_orgs())
         assert server.fake.tokens_issued == 3
+
+
+def test_threads_sharing_a_token_fetch_it_once(server: FakeServer, sleeps: list[float]) -> None:
+    authenticator = oauth2(server)
+    client = make_client(server, sleeps, authenticator=authenticator)
+    start = threading.Barrier(8)
+
+    def fetch() -> int:
+        start.wait()
+        return len(list(client.fetch_orgs()))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(lambda _: fetch(), range(8)))
+    assert len(set(counts)) == 1
+    assert server.fake.tokens_issued == 1
+
+
+def test_sessions_trust_the_environment_only_when_it_has_http_settings() -> None:
+    assert not environment_has_http_settings({"PATH": "/usr/bin", "HOME": "/root"})
+    assert environment_has_http_settings({"HTTPS_PROXY": "http://proxy:3128"})
+    assert environment_has_http_settings({"no_proxy": "localhost"})
+    assert environment_has_http_settings({"REQUESTS_CA_BUNDLE": "/etc/ssl/district.pem"})
+    session = new_session(pool_size=16)
+    assert session.get_adapter("https://sis.example.org")._pool_maxsize == 16  # type: ignore[attr-defined]
+    session.close()
 
 
 def test_bad_client_secret_is_an_auth_error(server: FakeServer, sleeps: list[float]) -> None:
