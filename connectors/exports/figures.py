@@ -29,6 +29,7 @@ __all__ = [
     "level_label",
     "period_sort_key",
     "student_figures",
+    "student_gpa",
 ]
 
 
@@ -98,6 +99,21 @@ def student_figures(dataset: ExportDataset, grades: Sequence[ExportGrade]) -> St
     return StudentFigures(
         tuple(finals), compute_gpa(core, courses, policy), compute_ncaa(core, courses, policy)
     )
+
+
+def student_gpa(
+    dataset: ExportDataset, grades: Sequence[ExportGrade], courses: Mapping[str, Course] | None = None
+) -> tuple[list[ExportGrade], GpaResult]:
+    """The final grades among one student's `grades` and the GPA over them, as in `student_figures`
+    without the NCAA figures (transcripts print only the GPA; NCAA took half of their figures' time).
+
+    `courses` is the dataset's catalogue by course code; pass it when calling per student of a school.
+    """
+    finals = final_grades(dataset, grades)
+    if courses is None:
+        courses = {code: item.course for code, item in dataset.courses.items()}
+    core = [core_grade(dataset, grade) for grade in finals]
+    return finals, compute_gpa(core, courses, dataset.school.policy)
 
 
 def level_label(value: Decimal | None, levels: Sequence[ScaleLevel]) -> str:

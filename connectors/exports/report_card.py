@@ -10,28 +10,67 @@ boundaries as verticals. Amendments are labelled; an insufficient-evidence code 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from connectors.exports.bundle import ExportResult, decimal_text
 from connectors.exports.figures import grades_by_student, level_label
-from connectors.exports.pdf import (
-    BOLD,
-    LEVEL_STYLES,
-    ChartGeometry,
-    PageWriter,
-    draw_chart,
-    draw_marker,
-)
+from connectors.exports.pdf import BOLD, LEVEL_STYLES, ChartTemplate, PageWriter, draw_marker
+from connectors.exports.pdfdoc import assemble_pdf
 from connectors.exports.powerschool import school_year_of
 from connectors.exports.records import ChartSeries, ExportDataset, ExportGrade, ExportStudent, HabitLevel
 from mappings import GradeStatus
 
-__all__ = ["FILE_NAME", "render_report_cards"]
+__all__ = [
+    "FILE_NAME",
+    "assemble_report_cards",
+    "render_report_card_pages",
+    "render_report_cards",
+    "report_card_order",
+]
 
 FILE_NAME: Final = "report-cards.pdf"
 CHART_WIDTH: Final = 170.0
 CHART_HEIGHT: Final = 22.0
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every report card of a dataset draws from, grouped once per rendering."""
+
+    dataset: ExportDataset
+    chart: ChartTemplate
+    grades: dict[str, list[ExportGrade]]
+    charts: dict[tuple[str, str], dict[str, ChartSeries]]
+    habits: dict[str, list[HabitLevel]]
+
+
+def _chart_template(dataset: ExportDataset) -> ChartTemplate:
+    """Charts span the school year up to the period end, with the grading periods' ends as boundaries."""
+    year = school_year_of(dataset.period, dataset.sessions)
+    period_ends = sorted(
+        {s.end for s in dataset.sessions.values() if not s.is_credit_bearing and s.kind.value == "grading_period"
+         and year.start <= s.end <= dataset.period.end}
+    )  # fmt: skip
+    return ChartTemplate(width=CHART_WIDTH, height=CHART_HEIGHT, first=year.start, last=dataset.period.end,
+                         levels=dataset.school.levels, period_ends=period_ends)  # fmt: skip
+
+
+def _context(dataset: ExportDataset, student_keys: Iterable[str] | None = None) -> _Context:
+    """Group the dataset's grades, charts and habits for `student_keys` (every student when None)."""
+    wanted = None if student_keys is None else set(student_keys)
+    charts: dict[tuple[str, str], dict[str, ChartSeries]] = defaultdict(dict)
+    for item in dataset.charts:
+        if wanted is None or item.student_key in wanted:
+            charts[(item.student_key, item.class_key)][item.indicator_code] = item
+    habits: dict[str, list[HabitLevel]] = defaultdict(list)
+    for habit in dataset.habits:
+        if wanted is None or habit.student_key in wanted:
+            habits[habit.student_key].append(habit)
+    return _Context(
+        dataset, _chart_template(dataset), grades_by_student(dataset.period_grades), charts, habits
+    )
 
 
 def _draw_key(writer: PageWriter, dataset: ExportDataset) -> None:
@@ -48,22 +87,16 @@ def _draw_key(writer: PageWriter, dataset: ExportDataset) -> None:
     x += 300
     for index, level in enumerate(levels):
         shape, colour = LEVEL_STYLES[index % len(LEVEL_STYLES)]
-        draw_marker(writer.canvas, shape, colour, x + 3, baseline + 2.5, 2.2)
+        draw_marker(writer, shape, colour, x + 3, baseline + 2.5, 2.2)
         writer.draw_text(x + 8, baseline, f"{decimal_text(level.value.normalize())} {level.label}", size=7)
         x += 56
     writer.space(14)
 
 
 def _draw_student(
-    writer: PageWriter,
-    dataset: ExportDataset,
-    student: ExportStudent,
-    grades: list[ExportGrade],
-    charts: dict[tuple[str, str], dict[str, ChartSeries]],
-    habits: dict[str, list[HabitLevel]],
-    period_ends: list[date],
-    first_day: date,
+    writer: PageWriter, context: _Context, student: ExportStudent, grades: list[ExportGrade]
 ) -> None:
+    dataset = context.dataset
     school = dataset.school
     period = dataset.period
     writer.start_section(
@@ -106,7 +139,7 @@ def _draw_student(
                 size=7.5,
                 x=8,
             )
-        series = charts.get((grade.student_key, grade.class_key), {})
+        series = context.charts.get((grade.student_key, grade.class_key), {})
         for indicator in grade.indicators:
             writer.need(CHART_HEIGHT + 8)
             top = writer.y
@@ -120,9 +153,8 @@ def _draw_student(
                 writer.paragraph(indicator.statement, size=6.5, x=8)
             chart = series.get(indicator.code)
             if chart is not None and chart.points:
-                where = ChartGeometry(writer.left + writer.width - CHART_WIDTH, top - CHART_HEIGHT - 2,
-                                      CHART_WIDTH, CHART_HEIGHT, first_day, period.end)  # fmt: skip
-                draw_chart(writer.canvas, where, chart.points, chart.proficiency, school.levels, period_ends)
+                context.chart.draw(writer, writer.left + writer.width - CHART_WIDTH, top - CHART_HEIGHT - 2,
+                                   chart.points, chart.proficiency)  # fmt: skip
             writer.y = min(writer.y, top - CHART_HEIGHT - 6)
     _draw_key(writer, dataset)
 
@@ -130,7 +162,7 @@ def _draw_student(
     writer.paragraph(
         "Reported beside the academic grade, never inside it: the latest observation this period.", size=7.5
     )
-    observed = habits.get(student.key, [])
+    observed = context.habits.get(student.key, [])
     if not observed:
         writer.text("No habits of work observed yet.", size=8.5)
     by_class: dict[str, list[HabitLevel]] = defaultdict(list)
@@ -148,29 +180,40 @@ def _draw_student(
             )  # fmt: skip
 
 
-def render_report_cards(dataset: ExportDataset) -> ExportResult:
-    """One PDF with a progress report per student graded in the period (sorted by name)."""
-    writer = PageWriter(
+def report_card_order(dataset: ExportDataset) -> list[str]:
+    """The keys of the students who get a report card (graded in the period), in document order (by name)."""
+    students = dataset.students
+    return sorted(
+        {grade.student_key for grade in dataset.period_grades},
+        key=lambda k: (students[k].family_name.lower(), students[k].given_name.lower(), k),
+    )
+
+
+def render_report_card_pages(dataset: ExportDataset, student_keys: Sequence[str]) -> list[bytes]:
+    """The report cards of `student_keys` (a slice of `report_card_order`) as compressed PDF pages, in order.
+
+    Pages depend only on their student, so slices rendered apart (say in two processes) and passed in
+    order to `assemble_report_cards` give the same bytes as `render_report_cards`.
+    """
+    context = _context(dataset, student_keys)
+    writer = PageWriter(title="", subject="", author="")
+    for key in student_keys:
+        _draw_student(writer, context, dataset.students[key], context.grades[key])
+    return writer.finish()
+
+
+def assemble_report_cards(dataset: ExportDataset, pages: Iterable[bytes]) -> ExportResult:
+    """The report-card PDF of pages from `render_report_card_pages` (every student, in document order)."""
+    data = assemble_pdf(
+        pages,
         title=f"Progress reports: {dataset.school.name}, {dataset.period.title}",
         subject=f"Progress reports for {dataset.period.title}",
         author=dataset.school.name,
+        forms=_chart_template(dataset).forms(),
     )
-    charts: dict[tuple[str, str], dict[str, ChartSeries]] = defaultdict(dict)
-    for item in dataset.charts:
-        charts[(item.student_key, item.class_key)][item.indicator_code] = item
-    habits: dict[str, list[HabitLevel]] = defaultdict(list)
-    for habit in dataset.habits:
-        habits[habit.student_key].append(habit)
-    year = school_year_of(dataset.period, dataset.sessions)
-    period_ends = sorted(
-        {s.end for s in dataset.sessions.values() if not s.is_credit_bearing and s.kind.value == "grading_period"
-         and year.start <= s.end <= dataset.period.end}
-    )  # fmt: skip
-    grouped = grades_by_student(dataset.period_grades)
-    order = sorted(grouped, key=lambda k: (dataset.students[k].family_name.lower(),
-                                           dataset.students[k].given_name.lower(), k))  # fmt: skip
-    for key in order:
-        _draw_student(
-            writer, dataset, dataset.students[key], grouped[key], charts, habits, period_ends, year.start
-        )
-    return ExportResult("report-card-pdf", {FILE_NAME: writer.save()})
+    return ExportResult("report-card-pdf", {FILE_NAME: data})
+
+
+def render_report_cards(dataset: ExportDataset) -> ExportResult:
+    """One PDF with a progress report per student graded in the period (sorted by name)."""
+    return assemble_report_cards(dataset, render_report_card_pages(dataset, report_card_order(dataset)))

@@ -9,7 +9,7 @@ with a dagger and explained underneath; a per-standard supplement in the spirit 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Final
 
@@ -19,14 +19,22 @@ from connectors.exports.figures import (
     grades_by_student,
     level_label,
     period_sort_key,
-    student_figures,
+    student_gpa,
 )
 from connectors.exports.pdf import BOLD, PageWriter
+from connectors.exports.pdfdoc import assemble_pdf
 from connectors.exports.powerschool import earns_credit, school_year_of
 from connectors.exports.records import ExportDataset, ExportGrade, ExportSession, ExportStudent
 from connectors.exports.scale import draw_legend
+from mappings import Course
 
-__all__ = ["FILE_NAME", "render_transcripts"]
+__all__ = [
+    "FILE_NAME",
+    "assemble_transcripts",
+    "render_transcript_pages",
+    "render_transcripts",
+    "transcript_order",
+]
 
 FILE_NAME: Final = "transcripts.pdf"
 AMENDED: Final = "†"
@@ -53,7 +61,11 @@ def _year_periods(dataset: ExportDataset, grades: Sequence[ExportGrade]) -> dict
 
 
 def _draw_student(
-    writer: PageWriter, dataset: ExportDataset, student: ExportStudent, grades: list[ExportGrade]
+    writer: PageWriter,
+    dataset: ExportDataset,
+    student: ExportStudent,
+    grades: list[ExportGrade],
+    courses: Mapping[str, Course],
 ) -> None:
     school = dataset.school
     policy = school.policy
@@ -109,17 +121,16 @@ def _draw_student(
             writer.row(cells)
             amendments += [(course.title, grade) for grade in class_grades if grade.is_amendment]
 
-    figures = student_figures(dataset, grades)
+    finals, gpa = student_gpa(dataset, grades, courses)
     writer.space(4)
     writer.rule()
-    gpa = figures.gpa
     if gpa.gpa is None:
         writer.text("GPA: no final grades in the GPA yet.", size=9.5, font=BOLD)
     else:
         weighted = f"; weighted GPA {gpa.weighted_gpa}" if gpa.weighted_gpa is not None else ""
         writer.text(f"GPA {gpa.gpa}{weighted}", size=10, font=BOLD)
     earned_total = sum(
-        (dataset.course_of(g).course.credits for g in figures.finals if earns_credit(g, policy)), Decimal(0)
+        (dataset.course_of(g).course.credits for g in finals if earns_credit(g, policy)), Decimal(0)
     )
     writer.text(
         f"Credits attempted {decimal_text(gpa.credits_attempted)} · in the GPA {decimal_text(gpa.credits_in_gpa)}"
@@ -164,14 +175,39 @@ def _draw_student(
     draw_legend(writer, policy)
 
 
-def render_transcripts(dataset: ExportDataset) -> ExportResult:
-    """One PDF with a transcript per student who has a posted grade (sorted by name)."""
-    writer = PageWriter(
+def transcript_order(dataset: ExportDataset) -> list[str]:
+    """The keys of the students who get a transcript (any posted grade), in document order (by name)."""
+    return sorted(
+        {grade.student_key for grade in dataset.grades}, key=lambda k: _student_key(dataset.students[k])
+    )
+
+
+def render_transcript_pages(dataset: ExportDataset, student_keys: Sequence[str]) -> list[bytes]:
+    """The transcripts of `student_keys` (a slice of `transcript_order`) as compressed PDF pages, in order.
+
+    Pages depend only on their student, so slices rendered apart (say in two processes) and passed in
+    order to `assemble_transcripts` give the same bytes as `render_transcripts`.
+    """
+    wanted = set(student_keys)
+    grouped = grades_by_student(grade for grade in dataset.grades if grade.student_key in wanted)
+    courses = {code: item.course for code, item in dataset.courses.items()}
+    writer = PageWriter(title="", subject="", author="")
+    for key in student_keys:
+        _draw_student(writer, dataset, dataset.students[key], grouped[key], courses)
+    return writer.finish()
+
+
+def assemble_transcripts(dataset: ExportDataset, pages: Iterable[bytes]) -> ExportResult:
+    """The transcript PDF of pages from `render_transcript_pages` (every student, in document order)."""
+    data = assemble_pdf(
+        pages,
         title=f"Transcripts: {dataset.school.name}",
         subject=f"Grades posted through {dataset.period.title}",
         author=dataset.school.name,
     )
-    grouped = grades_by_student(dataset.grades)
-    for key in sorted(grouped, key=lambda k: _student_key(dataset.students[k])):
-        _draw_student(writer, dataset, dataset.students[key], grouped[key])
-    return ExportResult("transcript-pdf", {FILE_NAME: writer.save()})
+    return ExportResult("transcript-pdf", {FILE_NAME: data})
+
+
+def render_transcripts(dataset: ExportDataset) -> ExportResult:
+    """One PDF with a transcript per student who has a posted grade (sorted by name)."""
+    return assemble_transcripts(dataset, render_transcript_pages(dataset, transcript_order(dataset)))

@@ -11,12 +11,13 @@ same order (tests run on SQLite and PostgreSQL).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Final
+from typing import Final, cast
 
 from sqlalchemy import DateTime, String, exists, select, type_coerce
 from sqlalchemy.orm import Session, aliased
@@ -43,6 +44,18 @@ ORDER BY e.class_id, e.student_id, e.indicator_id, e.demonstrated_at, e.id
 """
 
 
+#: One evidence row as read: class id, student id, row id, indicator id, level, UTC day, kind, task id.
+EvidenceRow = tuple[int, int, int, int, Decimal | None, date, str, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceNames:
+    """What the rows refer to by id: indicator codes and task titles."""
+
+    codes: Mapping[int, str]  # competency item id -> code
+    titles: Mapping[int, str]  # task id -> title
+
+
 @dataclass(frozen=True, slots=True)
 class StudentEvidence:
     """One student's current scored evidence in one class, as mappings records, with their row ids."""
@@ -53,7 +66,7 @@ class StudentEvidence:
     evidence_ids: dict[int, int]  # id() of each record -> evidence row id
 
 
-def _postgres_rows(session: Session, class_ids: Sequence[int], before: datetime) -> Iterator[Sequence[Any]]:
+def _postgres_rows(session: Session, class_ids: Sequence[int], before: datetime) -> Iterator[EvidenceRow]:
     # The session's own DBAPI connection, so the rows are read inside the caller's transaction.
     driver = session.connection().connection.driver_connection
     if driver is None:  # pragma: no cover - a live connection always has its driver connection
@@ -65,10 +78,11 @@ def _postgres_rows(session: Session, class_ids: Sequence[int], before: datetime)
             {"class_ids": list(class_ids), "scored": ScoreStatus.SCORED.value, "before": before},
         )
         while rows := cursor.fetchmany(STREAM_BATCH):
-            yield from rows
+            # The query selects exactly EvidenceRow's columns.
+            yield from cast("list[EvidenceRow]", rows)
 
 
-def _portable_rows(session: Session, class_ids: Sequence[int], before: datetime) -> Iterator[Sequence[Any]]:
+def _portable_rows(session: Session, class_ids: Sequence[int], before: datetime) -> Iterator[EvidenceRow]:
     correction = aliased(Evidence)
     ordered = sorted(set(class_ids))
     for start in range(0, len(ordered), CLASS_CHUNK):
@@ -93,17 +107,9 @@ def _portable_rows(session: Session, class_ids: Sequence[int], before: datetime)
             yield (*row[:5], day, *row[6:])
 
 
-def stream_evidence(
-    session: Session, class_ids: Sequence[int], *, before: datetime, course_codes: Mapping[int, str]
-) -> Iterator[StudentEvidence]:
-    """Current scored evidence of the classes demonstrated before `before`, one student x class at a time.
-
-    Ordered by class, student, indicator, demonstration time and id (the `ix_evidence_timeline` order);
-    within an indicator that is the order `lti_tool.grading` uses. Superseded rows are left out;
-    not-yet-demonstrated, missing and excused rows carry no score and never become a zero.
-    """
-    if not class_ids:
-        return
+def evidence_names(session: Session, class_ids: Sequence[int]) -> EvidenceNames:
+    """Indicator codes (all of them: evidence may name an indicator the class no longer lists) and the
+    titles of the classes' tasks."""
     codes: dict[int, str] = {
         item_id: code for item_id, code in session.execute(select(CompetencyItem.id, CompetencyItem.code))
     }
@@ -113,10 +119,29 @@ def stream_evidence(
         chunk = ordered[start : start + CLASS_CHUNK]
         rows = session.execute(select(Task.id, Task.title).where(Task.class_id.in_(chunk)))
         titles.update({task_id: title for task_id, title in rows})
+    return EvidenceNames(codes, titles)
+
+
+def evidence_rows(session: Session, class_ids: Sequence[int], *, before: datetime) -> Iterator[EvidenceRow]:
+    """The current scored evidence rows of the classes demonstrated before `before`, as plain tuples.
+
+    Ordered by class, student, indicator, demonstration time and id (the `ix_evidence_timeline` order);
+    within an indicator that is the order `lti_tool.grading` uses. Superseded rows are left out;
+    not-yet-demonstrated, missing and excused rows carry no score and never become a zero.
+    """
+    if not class_ids:
+        return iter(())
     is_postgres = session.get_bind().dialect.name == "postgresql"
-    evidence_rows = (_postgres_rows if is_postgres else _portable_rows)(session, class_ids, before)
+    return (_postgres_rows if is_postgres else _portable_rows)(session, class_ids, before)
+
+
+def group_evidence(
+    rows: Iterable[EvidenceRow], names: EvidenceNames, course_codes: Mapping[int, str]
+) -> Iterator[StudentEvidence]:
+    """Ordered rows (`evidence_rows`) as one StudentEvidence per student x class, in the same order."""
+    codes, titles = names.codes, names.titles
     kinds = {kind.value: EvidenceKind(kind.value) for kind in EvidenceKind}
-    for (class_id, student_id), group in groupby(evidence_rows, key=itemgetter(0, 1)):
+    for (class_id, student_id), group in groupby(rows, key=itemgetter(0, 1)):
         student = str(student_id)
         course = course_codes[class_id]
         items: list[CoreEvidence] = []
@@ -131,4 +156,24 @@ def stream_evidence(
         yield StudentEvidence(class_id, student_id, items, evidence_ids)
 
 
-__all__ = ["STREAM_BATCH", "StudentEvidence", "stream_evidence"]
+def stream_evidence(
+    session: Session, class_ids: Sequence[int], *, before: datetime, course_codes: Mapping[int, str]
+) -> Iterator[StudentEvidence]:
+    """Current scored evidence of the classes demonstrated before `before`, one student x class at a time
+    (the rows of `evidence_rows`, grouped)."""
+    if not class_ids:
+        return
+    names = evidence_names(session, class_ids)
+    yield from group_evidence(evidence_rows(session, class_ids, before=before), names, course_codes)
+
+
+__all__ = [
+    "STREAM_BATCH",
+    "EvidenceNames",
+    "EvidenceRow",
+    "StudentEvidence",
+    "evidence_names",
+    "evidence_rows",
+    "group_evidence",
+    "stream_evidence",
+]

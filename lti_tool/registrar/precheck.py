@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lti_tool.models import AcademicSession, GradePosting, Org, utcnow
-from lti_tool.registrar.scope import GradedStudent, OpenReview, PeriodScope, load_scope, stream_period_grades
+from lti_tool.registrar.scope import (
+    GradedStudent,
+    OpenReview,
+    PeriodScope,
+    ScopeClass,
+    load_scope,
+    stream_period_grades,
+)
 from mappings import GradeStatus
 
 
@@ -208,13 +215,22 @@ class CheckTally:
 
     def add(self, item: GradedStudent) -> None:
         """Count one graded student."""
-        class_id = item.scope_class.class_id
-        self._evidence[class_id] = self._evidence.get(class_id, 0) + item.grade.evidence_count
-        if item.grade.status is GradeStatus.GRADED:
+        self.count(
+            item.scope_class,
+            item.person_id,
+            evidence_count=item.grade.evidence_count,
+            is_graded=item.grade.status is GradeStatus.GRADED,
+        )
+
+    def count(self, scope_class: ScopeClass, person_id: int, *, evidence_count: int, is_graded: bool) -> None:
+        """Count one student's grade in a class, from its facts alone (a posting grades in workers)."""
+        class_id = scope_class.class_id
+        self._evidence[class_id] = self._evidence.get(class_id, 0) + evidence_count
+        if is_graded:
             self._graded[class_id] = self._graded.get(class_id, 0) + 1
         else:
             self._insufficient.setdefault(class_id, []).append(
-                StudentRef(item.person_id, self._scope.sis_id(item.person_id, item.scope_class.connection))
+                StudentRef(person_id, self._scope.sis_id(person_id, scope_class.connection))
             )
 
     def classes(self) -> tuple[ClassCheck, ...]:

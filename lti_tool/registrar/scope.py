@@ -38,7 +38,7 @@ from lti_tool.models import (
     SisConnection,
 )
 from lti_tool.policies import DEFAULT_POLICY_NAME, policy_from_row
-from lti_tool.registrar.evidence_stream import stream_evidence
+from lti_tool.registrar.evidence_stream import StudentEvidence, stream_evidence
 from mappings import CourseGrade, GradingPeriod, Policy, grade_period, load_shipped_policy
 from mappings import Evidence as CoreEvidence
 
@@ -315,9 +315,16 @@ def stream_period_grades(session: Session, scope: PeriodScope) -> Iterator[Grade
         before=end_of_day(scope.period.end_date),
         course_codes={item.class_id: item.course_code for item in scope.classes},
     )
+    return grade_students(scope.classes, groups, scope.grading_period)
+
+
+def grade_students(
+    classes: Sequence[ScopeClass], groups: Iterator[StudentEvidence], period: GradingPeriod
+) -> Iterator[GradedStudent]:
+    """Grade every active student of `classes` (in the order given) from `groups`, the students' evidence in
+    class and student order (`stream_evidence`); evidence of anyone not actively enrolled is skipped."""
     pending = next(groups, None)
-    period = scope.grading_period
-    for scope_class in scope.classes:
+    for scope_class in classes:
         course = scope_class.course_code
         for person_id in scope_class.student_ids:
             key = (scope_class.class_id, person_id)
