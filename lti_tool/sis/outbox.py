@@ -19,6 +19,7 @@ Functions take a Session and never commit.
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from collections import Counter, abc
@@ -243,10 +244,56 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> set[str]:
             session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk)))
         )
     fresh = [row for row in rows if row["dedupe_key"] not in existing]
-    statement = module.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    for start in range(0, len(fresh), INSERT_CHUNK):
-        session.execute(statement, fresh[start : start + INSERT_CHUNK])
+    if dialect == "postgresql" and len(fresh) > INSERT_CHUNK:
+        _copy_insert(session, fresh)
+    else:
+        statement = module.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        for start in range(0, len(fresh), INSERT_CHUNK):
+            session.execute(statement, fresh[start : start + INSERT_CHUNK])
     return {row["dedupe_key"] for row in fresh}
+
+
+# The columns an enqueue writes, in COPY order (models.sis.OutboxMessage).
+_COPY_COLUMNS: Final = (
+    "topic", "dedupe_key", "payload", "status", "attempts", "next_attempt_at", "created_at", "connection_id",
+)  # fmt: skip
+_COLUMN_LIST: Final = ", ".join(_COPY_COLUMNS)
+# Built from the constant column names above, nothing from outside.
+_STAGING_AS: Final = f"SELECT {_COLUMN_LIST}, 0::bigint AS position FROM outbox_messages WITH NO DATA"  # noqa: S608
+_CREATE_STAGING: Final = f"CREATE TEMPORARY TABLE outbox_incoming ON COMMIT DROP AS {_STAGING_AS}"
+_COPY_STAGING: Final = f"COPY outbox_incoming ({_COLUMN_LIST}, position) FROM STDIN"
+_INSERT_STAGED: Final = (
+    f"INSERT INTO outbox_messages ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM outbox_incoming "  # noqa: S608
+    "ORDER BY position ON CONFLICT (dedupe_key) DO NOTHING"
+)
+
+
+def _copy_insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the rows into a temporary table, then INSERT .. SELECT .. ON CONFLICT DO NOTHING.
+
+    A school's posting queues 120,000 results; the executemany INSERT cost 210 us a row in SQLAlchemy and
+    psycopg, COPY about a tenth. The staging table keeps ON CONFLICT (a concurrent enqueue of the same
+    grade stays harmless) and the order of the rows (ids follow it: prerequisites before results).
+    """
+    driver = session.connection().connection.driver_connection
+    if driver is None:  # pragma: no cover - a live connection always has its driver connection
+        raise RuntimeError("the session's connection has no driver connection")
+    with driver.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.outbox_incoming")
+        cursor.execute(_CREATE_STAGING)
+        encode = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+        with cursor.copy(_COPY_STAGING) as copy:
+            for position, row in enumerate(rows):
+                copy.write_row((
+                    row["topic"], row["dedupe_key"], encode(row["payload"]), row["status"].value,
+                    row["attempts"], row["next_attempt_at"], row["created_at"], row["connection_id"], position,
+                ))  # fmt: skip
+        cursor.execute(_INSERT_STAGED)
+        cursor.execute("DROP TABLE pg_temp.outbox_incoming")
+
+
+def _json_default(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON: outbox payloads are built JSON-ready")
 
 
 def enqueue_messages(session: Session, messages: Sequence[PushMessage], *, now: datetime) -> set[str]:

@@ -81,8 +81,10 @@ class PushFacts:
             self._load_identifiers(names, chunk)
         self._policies: dict[int, Policy] = {}
         self._indicators: dict[int, dict[str, str]] = {}
+        self._objectives: dict[int, tuple[str, ...]] = {}
         self._evidence_scores: dict[tuple[int, int], dict[int, dict[str, Decimal]]] = {}
-        self._teachers: dict[tuple[int, str], str | None] = {}
+        self._teachers: dict[tuple[int, str], str] = {}
+        self._teacher_systems: set[str] = set()
         self._profiles: dict[str, VendorProfile] = {}
 
     def _by_id(self, model: Any, ids: Iterable[int]) -> dict[int, Any]:
@@ -138,27 +140,48 @@ class PushFacts:
 
     def indicator_case_ids(self, class_id: int) -> dict[str, str]:
         """Indicator code -> CASE identifier, for the indicators of the class and those it has evidence on."""
-        if class_id not in self._indicators:
-            ids = union(
-                select(ClassIndicator.indicator_id).where(ClassIndicator.class_id == class_id),
-                select(Evidence.indicator_id).where(Evidence.class_id == class_id).distinct(),
-            ).subquery()
-            rows = self.session.execute(
-                select(CompetencyItem.code, CompetencyItem.case_identifier)
-                .where(CompetencyItem.id.in_(select(ids.c[0])))
-                .where(CompetencyItem.case_identifier.is_not(None))
-            )
-            self._indicators[class_id] = {code: case_id for code, case_id in rows if case_id}
-        return self._indicators[class_id]
+        if not self._indicators:
+            self._load_indicators()
+        return self._indicators.get(class_id, {})
 
     def class_objective_ids(self, class_id: int) -> tuple[str, ...]:
         """CASE identifiers of the indicators the class is assessed on (ClassIndicator)."""
-        rows = self.session.scalars(
-            select(CompetencyItem.case_identifier)
-            .join(ClassIndicator, ClassIndicator.indicator_id == CompetencyItem.id)
-            .where(ClassIndicator.class_id == class_id, CompetencyItem.case_identifier.is_not(None))
-        )
-        return tuple(sorted({value for value in rows if value}))
+        if not self._indicators:
+            self._load_indicators()
+        return self._objectives.get(class_id, ())
+
+    def _load_indicators(self) -> None:
+        """Both maps above for every class at once: per-class queries cost 1-2 ms each, and a school's
+        posting covers thousands of classes."""
+        self._indicators = {class_id: {} for class_id in self.classes}
+        assessed: dict[int, set[str]] = {class_id: set() for class_id in self.classes}
+        for chunk in _chunks(self.classes):
+            linked = select(ClassIndicator.class_id, ClassIndicator.indicator_id).where(
+                ClassIndicator.class_id.in_(chunk)
+            )
+            evidenced = (
+                select(Evidence.class_id, Evidence.indicator_id)
+                .where(Evidence.class_id.in_(chunk))
+                .distinct()
+            )
+            ids = union(linked, evidenced).subquery()
+            rows = self.session.execute(
+                select(ids.c[0], CompetencyItem.code, CompetencyItem.case_identifier)
+                .join(CompetencyItem, CompetencyItem.id == ids.c[1])
+                .where(CompetencyItem.case_identifier.is_not(None))
+            )
+            for class_id, code, case_id in rows:
+                if case_id:
+                    self._indicators[class_id][code] = case_id
+            rows = self.session.execute(
+                select(ClassIndicator.class_id, CompetencyItem.case_identifier)
+                .join(ClassIndicator, ClassIndicator.indicator_id == CompetencyItem.id)
+                .where(ClassIndicator.class_id.in_(chunk), CompetencyItem.case_identifier.is_not(None))
+            )
+            for class_id, case_id in rows:
+                if case_id:
+                    assessed[class_id].add(case_id)
+        self._objectives = {class_id: tuple(sorted(values)) for class_id, values in assessed.items()}
 
     def evidence_scores(self, grade: PostedGrade) -> dict[str, IndicatorScore]:
         """Indicator code -> proficiency at the period's end, from current evidence (no provenance)."""
@@ -192,23 +215,25 @@ class PushFacts:
 
     def teacher_sis_id(self, class_id: int, system: str) -> str | None:
         """The SIS sourcedId of the class's first active teacher (lowest person id) that has one."""
-        key = (class_id, system)
-        if key not in self._teachers:
-            value = self.session.scalar(
-                select(PersonIdentifier.value)
-                .join(Enrollment, Enrollment.person_id == PersonIdentifier.person_id)
-                .where(
-                    Enrollment.class_id == class_id,
-                    Enrollment.role == EnrollmentRole.TEACHER,
-                    Enrollment.is_active.is_(True),
-                    PersonIdentifier.source == IdentifierSource.SIS,
-                    PersonIdentifier.system == system,
+        if system not in self._teacher_systems:
+            # Every class's teachers at once (see `_load_indicators` on per-class queries).
+            self._teacher_systems.add(system)
+            for chunk in _chunks(self.classes):
+                rows = self.session.execute(
+                    select(Enrollment.class_id, PersonIdentifier.value)
+                    .join(Enrollment, Enrollment.person_id == PersonIdentifier.person_id)
+                    .where(
+                        Enrollment.class_id.in_(chunk),
+                        Enrollment.role == EnrollmentRole.TEACHER,
+                        Enrollment.is_active.is_(True),
+                        PersonIdentifier.source == IdentifierSource.SIS,
+                        PersonIdentifier.system == system,
+                    )
+                    .order_by(Enrollment.class_id, Enrollment.person_id, PersonIdentifier.id)
                 )
-                .order_by(Enrollment.person_id)
-                .limit(1)
-            )
-            self._teachers[key] = value
-        return self._teachers[key]
+                for found_class, value in rows:
+                    self._teachers.setdefault((found_class, system), value)
+        return self._teachers.get((class_id, system))
 
 
 @dataclass(frozen=True, slots=True)

@@ -271,3 +271,25 @@ def test_outbox_depth_counts_by_state(db_session: Session) -> None:
     connection = db_session.get(SisConnection, world.connection_id)
     assert connection is not None
     assert connection.version is OneRosterVersion.V1_2
+
+
+def test_a_school_sized_enqueue_keeps_order_payloads_and_dedupe(db_session: Session) -> None:
+    # Over INSERT_CHUNK messages: PostgreSQL stages them with COPY (lti_tool.sis.outbox._copy_insert).
+    world = build_world(db_session, students=260, classes=4)
+    grades = post_grades(db_session, world)
+    report = enqueue_posted_grades(db_session, grades, now=NOW)
+    assert report.queued["result"] == 1040
+    rows = messages(db_session, world.connection_id)
+    assert len(rows) == sum(report.queued.values())
+    ranks = [MessageKind(row.payload["kind"]).rank for row in sorted(rows, key=lambda r: r.id)]
+    assert ranks == sorted(ranks)  # prerequisites, then line items, then results, in id order
+    assert {row.status for row in rows} == {OutboxStatus.PENDING}
+    for row in rows[-3:]:
+        assert (
+            decode_record(MessageKind(row.payload["kind"]), row.payload["record"]).sourced_id
+            == (row.payload["sourcedId"])
+        )
+    again = enqueue_posted_grades(db_session, grades, now=NOW)
+    assert again.queued == {}
+    assert again.already_queued == len(rows)
+    assert outbox_count(db_session) == len(rows)
