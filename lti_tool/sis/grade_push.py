@@ -83,16 +83,18 @@ class MessageKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PushMessage:
-    """One PUT to make: its record, the body as built now, and what must be delivered before it.
+    """One PUT to make: its record and what must be delivered before it.
 
-    `sourced_id` is the record's (computed once: each computation is a UUIDv5 of the ids).
+    `sourced_id` is the record's (computed once: each computation is a UUIDv5 of the ids). `body` is the
+    PUT's body as built now for prerequisites, whose dedupe key digests it; results leave it None (the
+    worker builds every body from the record, `lti_tool.sis.outbox.payload_body`).
     """
 
     connection_id: int
     kind: MessageKind
     record: GradebookRecord
     sourced_id: str
-    body: dict[str, Any]
+    body: dict[str, Any] | None
     dedupe_key: str
     requires: tuple[str, ...] = ()
     period_sourced_id: str | None = None
@@ -348,7 +350,7 @@ class _Builder:
             kind=MessageKind.RESULT,
             record=result,
             sourced_id=result.sourced_id,
-            body=target.body(result),
+            body=None,
             # The posted grade's id: an amendment (a new row) queues a new message, a repeat does not.
             dedupe_key=dedupe_key(target.connection.id, MessageKind.RESULT, line_item_sid, f"pg{grade.id}"),
             requires=(line_item_sid,),

@@ -6,10 +6,11 @@ holds everything its PUT needs, built at enqueue time (`lti_tool.sis.grade_push`
 
     {"kind": "result", "sourcedId": "...", "path": "results/<sourcedId>", "requires": [<sourcedIds>],
      "period": {"sourcedId": "...", "title": "Q1"}, "postedGradeId": 12,
-     "record": {...the typed record, JSON-encoded...}, "body": {...the JSON body of the PUT...}}
+     "record": {...the typed record, JSON-encoded...}}
 
-`record` is what the worker hands the GradeSink (`decode_record`), `body` what that PUT carries, for
-people and dry runs to read. `dedupe_key` is unique: enqueueing the same posted grade twice is a no-op
+`record` is what the worker hands the GradeSink (`decode_record`); the body of its PUT is built from it
+when it is sent, for the connection's profile as it is then (`payload_body` shows it). Storing the body
+as well doubled every payload (2.7 KB a result) for no reader. `dedupe_key` is unique: enqueueing the same posted grade twice is a no-op
 (INSERT .. ON CONFLICT DO NOTHING on both dialects), while an amendment, a new PostedGrade row, queues a
 new message. Line items, categories and score scales are keyed by their content, so they are queued again
 only when they change.
@@ -34,15 +35,16 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connectors.oneroster.profiles import load_profile
 from connectors.oneroster_csv.payloads import (
     GradebookCategory,
     GradebookScoreScale,
     PeriodLineItem,
     PeriodResult,
 )
-from lti_tool.models import OutboxMessage, OutboxStatus, PostedGrade, utcnow
+from lti_tool.models import OutboxMessage, OutboxStatus, PostedGrade, SisConnection, utcnow
 from lti_tool.sis.grade_push import MessageKind, PushMessage, SkippedGrade, build_push
-from lti_tool.sis.push_bodies import GradebookRecord
+from lti_tool.sis.push_bodies import GradebookRecord, message_body, service_urls
 
 RECORD_TYPES: Final[Mapping[MessageKind, type[Any]]] = {
     MessageKind.CATEGORY: GradebookCategory,
@@ -204,6 +206,19 @@ def decode_record(kind: MessageKind, data: Any, *, where: str = "record") -> Gra
     return record
 
 
+def payload_body(connection: SisConnection, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body the worker PUTs for a stored payload: built from its record for `connection`'s
+    profile and version, exactly as the gradebook client builds it when sending."""
+    kind = MessageKind(payload["kind"])
+    record = decode_record(kind, payload["record"], where=f"{kind.value} {payload.get('sourcedId')} record")
+    return message_body(
+        record,
+        urls=service_urls(connection),
+        profile=load_profile(connection.profile),
+        version=connection.version,
+    )
+
+
 def message_payload(message: PushMessage) -> dict[str, Any]:
     """The outbox payload of a message (see the module docstring)."""
     period = (
@@ -219,7 +234,6 @@ def message_payload(message: PushMessage) -> dict[str, Any]:
         "period": period,
         "postedGradeId": message.posted_grade_id,
         "record": encode_record(message.record),
-        "body": message.body,
     }
 
 

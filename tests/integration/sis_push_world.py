@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, make_url, select
@@ -42,9 +43,11 @@ from lti_tool.models import (
     PostedGradeStatus,
     ScoreStatus,
     SessionType,
+    SisConnection,
 )
 from lti_tool.policies import DEFAULT_POLICY_NAME, shipped_policy_document, store_policy
 from lti_tool.sis.connection import create_connection
+from lti_tool.sis.outbox import payload_body
 
 SECRET_KEY = "grade-push-tests-secret-key"
 CLIENT_ID = "district-client"
@@ -280,6 +283,13 @@ def messages(session: Session, connection_id: int) -> list[OutboxMessage]:
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def body_of(session: Session, row: OutboxMessage) -> dict[str, Any]:
+    """The body the worker PUTs for an outbox message (built from its record, as when it is sent)."""
+    connection = session.get(SisConnection, row.connection_id)
+    assert connection is not None
+    return payload_body(connection, row.payload)
 
 
 def outbox_count(session: Session, connection_id: int | None = None) -> int:

@@ -21,6 +21,7 @@ from lti_tool.sis.push_bodies import message_body, service_urls
 from tests.integration.sis_push_world import (
     add_evidence,
     amend,
+    body_of,
     build_world,
     messages,
     outbox_count,
@@ -51,7 +52,7 @@ def test_enqueue_queues_prerequisites_one_line_item_and_a_result_per_grade(db_se
     (line_item,) = rows["lineItem"]
     assert line_item.payload["sourcedId"] == line_item_sourced_id(class_sid, world.period_sid)
     assert line_item.payload["path"] == f"lineItems/{line_item.payload['sourcedId']}"
-    body = line_item.payload["body"]["lineItem"]
+    body = body_of(db_session, line_item)["lineItem"]
     assert body["title"] == "Algebra 1 Q1 Term Grade"
     assert body["category"]["sourcedId"] == rows["category"][0].payload["sourcedId"]
     assert body["scoreScale"]["sourcedId"] == rows["scoreScale"][0].payload["sourcedId"]
@@ -63,9 +64,9 @@ def test_enqueue_queues_prerequisites_one_line_item_and_a_result_per_grade(db_se
         rows["category"][0].payload["sourcedId"],
         rows["scoreScale"][0].payload["sourcedId"],
     }
-    scale = rows["scoreScale"][0].payload["body"]["scoreScale"]
+    scale = body_of(db_session, rows["scoreScale"][0])["scoreScale"]
     assert scale["scoreScaleValue"][0] == {"itemValueLHS": "3.70", "itemValueRHS": "A+"}
-    assert rows["category"][0].payload["body"]["category"]["title"] == "Term Grade"
+    assert body_of(db_session, rows["category"][0])["category"]["title"] == "Term Grade"
 
     results = {r.payload["postedGradeId"]: r for r in rows["result"]}
     for grade in grades:
@@ -77,7 +78,7 @@ def test_enqueue_queues_prerequisites_one_line_item_and_a_result_per_grade(db_se
         assert message.dedupe_key.endswith(f":pg{grade.id}")
         assert message.status is OutboxStatus.PENDING
         assert message.attempts == 0
-        result = message.payload["body"]["result"]
+        result = body_of(db_session, message)["result"]
         assert result["score"] == float(grade.course_value or 0)
         assert result["textScore"] == grade.letter
         assert result["scoreStatus"] == "fully graded"
@@ -102,7 +103,8 @@ def test_payload_record_round_trips_and_builds_the_stored_body(db_session: Sessi
         rebuilt = message_body(
             record, urls=service_urls(connection), profile=profile, version=connection.version
         )
-        assert rebuilt == row.payload["body"]
+        assert rebuilt == body_of(db_session, row)
+        assert "body" not in row.payload  # built when sent, never stored twice
 
 
 def test_enqueue_is_part_of_the_callers_transaction(db_session: Session) -> None:
@@ -142,7 +144,7 @@ def test_enqueueing_again_is_a_no_op_and_an_amendment_queues_one_result(db_sessi
         m for m in messages(db_session, world.connection_id) if m.payload["postedGradeId"] == grades[0].id
     )
     assert newest.payload["sourcedId"] == first.payload["sourcedId"]  # same SIS record, updated
-    assert newest.payload["body"]["result"]["textScore"] == "A+"
+    assert body_of(db_session, newest)["result"]["textScore"] == "A+"
 
 
 def test_grades_without_sis_ids_or_connection_are_skipped_with_reasons(db_session: Session) -> None:
@@ -199,7 +201,7 @@ def test_indicator_scores_come_from_evidence_at_period_end_without_provenance(db
     enqueue_posted_grades(db_session, grades, now=NOW)
 
     (result,) = _by_kind(messages(db_session, world.connection_id))["result"]
-    objectives = result.payload["body"]["result"]["learningObjectiveSet"][0]["learningObjectiveResults"]
+    objectives = body_of(db_session, result)["result"]["learningObjectiveSet"][0]["learningObjectiveResults"]
     scores = {o["learningObjectiveId"]: o for o in objectives}
     assert scores[world.case_ids["M.1"]]["score"] == 3.0
     assert scores[world.case_ids["M.1"]]["textScore"] == "Proficient"
@@ -212,7 +214,7 @@ def test_v1p1_profile_sends_the_letter_in_comment_and_no_score_scale(db_session:
     enqueue_posted_grades(db_session, grades, now=NOW)
     rows = _by_kind(messages(db_session, world.connection_id))
     assert set(rows) == {"category", "lineItem", "result"}
-    line_item = rows["lineItem"][0].payload["body"]["lineItem"]
+    line_item = body_of(db_session, rows["lineItem"][0])["lineItem"]
     assert line_item["gradingPeriod"]["sourcedId"] == world.period_sid
     assert "academicSession" not in line_item
     assert "scoreScale" not in line_item
@@ -220,7 +222,7 @@ def test_v1p1_profile_sends_the_letter_in_comment_and_no_score_scale(db_session:
         f"/ims/oneroster/v1p1/classes/{world.class_sids[world.class_ids[0]]}"
     )
     for message in rows["result"]:
-        body = message.payload["body"]["result"]
+        body = body_of(db_session, message)["result"]
         grade = next(g for g in grades if g.id == message.payload["postedGradeId"])
         assert body["comment"] == grade.letter
         assert "textScore" not in body
@@ -244,7 +246,7 @@ def test_powerschool_profile_puts_letter_in_metadata_and_clips_titles(db_session
     enqueue_posted_grades(db_session, grades, now=NOW)
     rows = _by_kind(messages(db_session, world.connection_id))
     profile = load_profile("powerschool")
-    line_item = rows["lineItem"][0].payload["body"]["lineItem"]
+    line_item = body_of(db_session, rows["lineItem"][0])["lineItem"]
     assert profile.title_max_chars is not None
     assert len(line_item["title"]) <= profile.title_max_chars
     assert line_item["metadata"] == {"scoreType": "GRADESCALE"}
@@ -256,7 +258,7 @@ def test_powerschool_profile_puts_letter_in_metadata_and_clips_titles(db_session
     assert category.scope_sourced_id == f"teacher-{world.tag}"
     for message in rows["result"]:
         grade = next(g for g in grades if g.id == message.payload["postedGradeId"])
-        assert message.payload["body"]["result"]["metadata"] == {"gradeScaleValue": grade.letter}
+        assert body_of(db_session, message)["result"]["metadata"] == {"gradeScaleValue": grade.letter}
 
 
 def test_outbox_depth_counts_by_state(db_session: Session) -> None:

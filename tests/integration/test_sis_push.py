@@ -25,6 +25,7 @@ from tests.integration.sis_push_world import (
     SECRET_KEY,
     World,
     amend,
+    body_of,
     build_world,
     messages,
     post_grades,
@@ -115,7 +116,7 @@ def _expected(factory: sessionmaker[Session], world: World) -> dict[str, dict[st
     with factory() as session:
         for row in messages(session, world.connection_id):
             kind = row.payload["kind"]
-            found.setdefault(collections[kind], {})[row.payload["sourcedId"]] = row.payload["body"][kind]
+            found.setdefault(collections[kind], {})[row.payload["sourcedId"]] = body_of(session, row)[kind]
     return found
 
 

@@ -29,6 +29,7 @@ from lti_tool.sis.worker import DEFAULT_MARK_GROUP
 from tests.integration import sis_push_world
 from tests.integration.sis_push_world import (
     SECRET_KEY,
+    body_of,
     build_world,
     messages,
     post_grades,
@@ -122,12 +123,13 @@ def test_killed_worker_leaves_every_result_delivered_exactly_once(
 
     with factory() as session:
         rows = messages(session, world.connection_id)
+        bodies = {row.id: body_of(session, row) for row in rows}
     assert {m.status for m in rows} == {OutboxStatus.DELIVERED}
     stored = fake.stored("results")
     assert set(stored) == result_ids
     for row in rows:
         if row.payload["kind"] == "result":
-            assert stored[row.payload["sourcedId"]] == row.payload["body"]["result"]
+            assert stored[row.payload["sourcedId"]] == bodies[row.id]["result"]
     final = fake.put_counts
     for sid in result_ids:
         expected = counts_at_kill[sid] + 1 if sid in in_flight else 1
