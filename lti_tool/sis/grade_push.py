@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -188,6 +189,8 @@ class _Builder:
         self.now = now
         self.messages: dict[str, PushMessage] = {}
         self.skipped: list[SkippedGrade] = []
+        # Level label by policy and proficiency: a school's grades repeat a few hundred proficiencies.
+        self.labels: dict[int, dict[Decimal, str]] = {}
 
     def add(self, message: PushMessage) -> None:
         self.messages.setdefault(message.dedupe_key, message)
@@ -328,7 +331,10 @@ class _Builder:
             case_id = indicator.case_identifier or case_ids.get(code)
             if case_id is None:
                 continue  # an indicator without a CASE id has no learningObjectiveId to send
-            label = policy.scale.label_for(indicator.proficiency)
+            labels = self.labels.setdefault(id(policy), {})
+            label = labels.get(indicator.proficiency)
+            if label is None:
+                label = labels[indicator.proficiency] = policy.scale.label_for(indicator.proficiency) or ""
             objectives.append(ObjectiveScore(case_id, indicator.proficiency, label or None))
         when = grade.posted_at or grade.computed_at
         letter = grade.letter or None
