@@ -105,7 +105,7 @@ def student_gpa(
     dataset: ExportDataset, grades: Sequence[ExportGrade], courses: Mapping[str, Course] | None = None
 ) -> tuple[list[ExportGrade], GpaResult]:
     """The final grades among one student's `grades` and the GPA over them, as in `student_figures`
-    without the NCAA figures (transcripts print only the GPA; NCAA took half of their figures' time).
+    without the NCAA figures (transcripts print only the GPA; NCAA was 90% of their figures' time).
 
     `courses` is the dataset's catalogue by course code; pass it when calling per student of a school.
     """

@@ -6,9 +6,10 @@ nothing is downloaded or embedded, every PDF reader has them, and characters out
 "?". Widths for wrapping and clipping come from reportlab's metrics of those fonts.
 
 Speed: a school's worth of report cards (20,000 students, 40,000 pages) has to render in seconds. Every
-string is one pre-formatted "BT .. Td (..) Tj ET" operator; escapes, clipped cells and wrapped paragraphs
-are cached per writer (registrar documents repeat the same course titles, labels and statements on every
-page); charts are drawn from a `ChartTemplate` that formats their shared parts once.
+line of text and every table row is one pre-formatted text object ("BT x y Td (..) Tj .. ET"), and
+escaped strings, laid-out rows, wrapped paragraphs and formatted positions are cached per writer:
+registrar documents repeat the same layout, course titles, labels and statements on every page. Charts
+come from a `ChartTemplate` that formats each distinct chart once.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ LEVEL_STYLES: Final = (
 LINE_COLOUR: Final = "#1f2933"
 GRID_COLOUR: Final = "#616e7c"
 FOOTER_COLOUR: Final = "#444444"
-# Charts a template keeps formatted: past this many distinct ones (unlikely: one class's charts share their
-# dates and levels) the rest are formatted each time instead of growing the cache without bound.
+# Charts a template keeps formatted: past this many distinct ones the rest are formatted each time
+# instead of growing the cache without bound (a class's charts share their dates and levels, so they repeat).
 CHART_CACHE_LIMIT: Final = 20_000
 # Windows-1252 bytes (read as Latin-1 characters) that a PDF literal string gets as octal escapes.
 _ESCAPES: Final = str.maketrans(
@@ -215,7 +216,7 @@ class PageWriter:
         """One table row: each cell is (x offset, text); text is clipped to the next cell's start."""
         self.need(size * 1.4)
         # A row is one text object, laid out once per distinct row: tables repeat their rows from one
-        # student to the next (transcript rows went from 2.4 to 0.7 us).
+        # student to the next (a 3-cell row cost 14 us on reportlab's canvas, 1.4 us this way).
         key = (font, size, *cells)
         laid = self._rows.get(key)
         if laid is None:
@@ -354,9 +355,9 @@ class ChartTemplate:
     running proficiency as a line.
 
     A chart is drawn in its own coordinates (origin at its bottom-left corner, moved into place with `cm`),
-    so its operators depend only on its data: they are formatted once per distinct chart and reused. In a
-    school's report cards most charts repeat (a class shares its assessment dates), which took the charts
-    of 5,000 report cards from 5 s to 0.2 s.
+    so its operators depend only on its data: they are formatted once per distinct chart and reused, with
+    the gridlines and boundaries as one shared form. The 120,000 charts of 5,000 report cards went from
+    about 4.5 s to under 0.5 s, most of it now zlib's.
     """
 
     def __init__(

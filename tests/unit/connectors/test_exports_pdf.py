@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import struct
 import subprocess
@@ -10,8 +11,16 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject, StreamObject
 
 from connectors.exports import render_export
+from connectors.exports.pdf import LEVEL_STYLES, LINE_COLOUR, PageWriter
+from connectors.exports.report_card import (
+    assemble_report_cards,
+    render_report_card_pages,
+    report_card_order,
+)
+from connectors.exports.transcript import assemble_transcripts, render_transcript_pages, transcript_order
 from tests.unit.connectors.exports_data import build_dataset
 
 
@@ -104,3 +113,85 @@ def test_first_page_renders_to_a_letter_sized_png(
     # US Letter at 50 dpi: 8.5 x 11 inches -> 425 x 550 pixels.
     assert _png_size(pages[0]) == (425, 550)
     assert pages[0].stat().st_size > 10_000  # text and charts, not a blank page
+
+
+def _rgb(colour: str) -> bytes:
+    return " ".join(f"{int(colour[i : i + 2], 16) / 255:.3f}" for i in (1, 3, 5)).encode()
+
+
+def test_report_cards_rendered_in_slices_make_the_same_file() -> None:
+    dataset = build_dataset("Q2")
+    keys = report_card_order(dataset)
+
+    pages = render_report_card_pages(dataset, keys[:1]) + render_report_card_pages(dataset, keys[1:])
+
+    assert len(keys) == 4
+    assert assemble_report_cards(dataset, pages).files == render_export("report-card-pdf", dataset).files
+
+
+def test_transcripts_rendered_in_slices_make_the_same_file() -> None:
+    dataset = build_dataset()
+    keys = transcript_order(dataset)
+
+    pages = render_transcript_pages(dataset, keys[:3]) + render_transcript_pages(dataset, keys[3:])
+
+    assert len(keys) == 4
+    assert assemble_transcripts(dataset, pages).files == render_export("transcript-pdf", dataset).files
+
+
+def test_report_card_charts_draw_gridlines_the_proficiency_line_and_markers_by_level() -> None:
+    dataset = build_dataset("Q2")
+    reader = PdfReader(io.BytesIO(render_export("report-card-pdf", dataset).files["report-cards.pdf"]))
+    page = reader.pages[0]
+    content = page.get_contents()
+    assert content is not None
+    ops = content.get_data()
+    resources = page["/Resources"].get_object()
+    assert isinstance(resources, DictionaryObject)
+    forms = resources["/XObject"].get_object()
+    assert isinstance(forms, DictionaryObject)
+    (grid,) = [form.get_object() for form in forms.values()]
+    assert isinstance(grid, StreamObject)
+    grid_ops = grid.get_data()
+
+    dashed, solid = grid_ops.split(b"[2 2] 0 d", 1)[1].split(b"[] 0 d")
+    assert dashed.count(b" l S") == len(dataset.school.levels)  # a dashed gridline per level
+    assert solid.count(b" l S") == 2  # the ends of Q1 and Q2, the periods of the year so far
+    assert ops.count(b"Do") == ops.count(b" cm ")  # every chart places the gridlines
+    assert _rgb(LINE_COLOUR) + b" RG" in ops
+    hues = {colour for _, colour in LEVEL_STYLES}
+    assert {hue for hue in hues if _rgb(hue) + b" rg" in ops} == hues  # the key shows every level
+
+
+def test_cross_reference_table_points_at_every_object() -> None:
+    data = render_export("report-card-pdf", build_dataset()).files["report-cards.pdf"]
+
+    start = int(data.rsplit(b"startxref\n", 1)[1].split()[0])
+    table = data[start:].split(b"trailer", 1)[0].splitlines()
+    assert table[:3] == [b"xref", f"0 {len(table) - 2}".encode(), b"0000000000 65535 f "]
+    for number, row in enumerate(table[3:], start=1):
+        offset = int(row.split()[0])
+        assert data[offset:].startswith(f"{number} 0 obj".encode()), number
+    assert re.search(rb"/ID \[<[0-9a-f]{32}> <[0-9a-f]{32}>\]", data)
+
+
+def test_a_section_continues_on_a_new_page_under_its_header() -> None:
+    writer = PageWriter(title="Zoë's report (draft)", subject="Müller", author="A (b) \\ c")
+    writer.start_section(header=("Müller, Zoë",), footer="Report of Müller, Zoë")
+    for number in range(80):
+        writer.text(f"Line {number}")
+    data = writer.save()
+    reader = PdfReader(io.BytesIO(data))
+    pages = [page.extract_text() for page in reader.pages]
+
+    assert len(pages) == 2
+    assert "Müller, Zoë (continued)" in pages[1]
+    assert "Line 79" in pages[1]
+    assert "Page 1" in pages[0]
+    assert "Page 2" in pages[1]
+    assert reader.metadata is not None
+    assert (reader.metadata.title, reader.metadata.subject, reader.metadata.author) == (
+        "Zoë's report (draft)",
+        "Müller",
+        "A (b) \\ c",
+    )
