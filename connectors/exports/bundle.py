@@ -59,8 +59,11 @@ class ExportResult:
         return {**self.files, MANIFEST_NAME: self.manifest}
 
 
-def bundle_zip(files: Mapping[str, bytes]) -> bytes:
-    """A zip of `files` with sorted entries, a fixed timestamp and fixed permissions: same files, same bytes."""
+def bundle_zip(files: Mapping[str, bytes], *, compresslevel: int = 9) -> bytes:
+    """A zip of `files` with sorted entries, a fixed timestamp and fixed permissions: same files, same bytes.
+
+    Entries are deflated at `compresslevel` (zlib's 0-9; any fixed level gives reproducible bytes).
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):
@@ -68,7 +71,7 @@ def bundle_zip(files: Mapping[str, bytes]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, whatever platform writes it, so the bytes match
             info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name], compresslevel=9)
+            archive.writestr(info, files[name], compresslevel=compresslevel)
     return buffer.getvalue()
 
 

@@ -5,8 +5,9 @@ Each is one ordered query over a school's classes (never a query per student), r
 period end one student x class x indicator trail at a time. On PostgreSQL the server folds each trail into
 one text row in the order of `ix_evidence_timeline`, and a trail whose days, levels and kinds were seen
 before (most of them: a class's tasks share their dates) is parsed once and shares its tuples: at 5,000
-students that read 120,000 rows instead of 360,000 and cut the pass from 4.3 s to 0.6 s of CPU. Other
-databases take the portable query and group the rows here; both give the same trails in the same order.
+students that read 120,000 rows instead of 360,000 (46 distinct trails) and cut the pass from 4.3 s to
+0.3 s of CPU. Other databases take the portable query and group the rows here; both give the same trails
+in the same order (tests/integration/test_exports_dataset.py runs on both).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _current_scored(class_ids: Select[int], until: date) -> tuple[ColumnElement[
 
 def _batched(result: Result[*_Ts]) -> Iterator[tuple[*_Ts]]:
     """The rows of a buffered result, converted a batch at a time (row by row costs a call per row)."""
-    while rows := result.tuples().fetchmany(STREAM_BATCH):
+    while rows := result.fetchmany(STREAM_BATCH):
         yield from rows
 
 
