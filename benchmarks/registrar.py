@@ -6,9 +6,11 @@ Run by hand (it empties the database it is given):
         [--students 20000] [--out /tmp/registrar-exports]
 
 Setup (not timed against the target) bulk-loads one school with 6 courses (one AP, one honors, one non-core),
-classes of 30, 4 indicators per course and 3 scored demonstrations per indicator in Q1, habits of work, and
-SIS ids, with COPY. Timed: `lti_tool.registrar.posting.post_period` for Q1 (committed), then
-`lti_tool.exports.export_all` for every kind and writing the files. Target: under 60 s in total. The floor
+classes of 30, 4 indicators per course and 3 scored demonstrations per indicator in Q1, habits of work,
+SIS ids and an SIS connection (so posting queues the SIS push, as at a synced school; `--no-sis` leaves
+it out), with COPY. Timed: `lti_tool.registrar.posting.post_period` for Q1 (committed), then
+`lti_tool.exports.export_all` for every kind (what `mastery-bridge export all` runs, rendering in
+`--jobs` processes) and writing the files. Target: under 60 s in total. The floor
 printed beside it is a bare SELECT of the rows the two steps must read (the evidence up to Q1's end, and the
 posted grades), i.e. what no implementation can go under on this database.
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from lti_tool.db import make_engine, make_session_factory, upgrade_database
-from lti_tool.exports import EXPORT_KINDS, export_all
+from lti_tool.exports import EXPORT_KINDS, default_jobs, export_all
 from lti_tool.models import (
     AcademicSession,
     ClassIndicator,
@@ -48,8 +50,11 @@ from lti_tool.models import (
 )
 from lti_tool.policies import DEFAULT_POLICY_NAME, shipped_policy_document, store_policy
 from lti_tool.registrar.posting import post_period
+from lti_tool.settings import load_settings
+from lti_tool.sis.connection import create_connection
 
 TARGET_SECONDS = 60.0
+SIS_NAME = "bench-sis"
 SECTION = 30
 INDICATORS = 4
 SCORES = 3
@@ -87,7 +92,7 @@ def _copy(raw: object, table: str, columns: str, rows: list[str]) -> None:
         copy.write(buffer.getvalue())
 
 
-def setup(url: str, students: int) -> None:
+def setup(url: str, students: int, *, sis: bool) -> None:
     """Load the school (see the module docstring); prints how long it took."""
     started = time.perf_counter()
     _empty(url)
@@ -104,6 +109,12 @@ def setup(url: str, students: int) -> None:
             session, shipped_policy_document(DEFAULT_POLICY_NAME), org_id=school.id, source="bench"
         )
         school.default_policy_id = policy.id
+        if sis:
+            # The school's SIS, so that posting queues the push as a synced school's does (never contacted).
+            create_connection(session, name=SIS_NAME, profile="generic-1.2", base_url="https://sis.invalid/oneroster",
+                              version="1.2", auth="oauth2", client_id="bench", secret="bench-secret",
+                              secret_key=load_settings(), settings={"token_url": "https://sis.invalid/token"},
+                              org=school.id)  # fmt: skip
         year = AcademicSession(sourced_id="SY2026", org_id=school.id, title="2026-27", type=SessionType.SCHOOL_YEAR,
                                start_date=date(2026, 8, 24), end_date=date(2027, 6, 11))  # fmt: skip
         session.add(year)
@@ -156,7 +167,7 @@ def setup(url: str, students: int) -> None:
               [f"{i}\tGiven{i}\tFamily{i % 997}\t{now}\n" for i in range(1, students + 1)])  # fmt: skip
         session.execute(text("SELECT setval(pg_get_serial_sequence('persons', 'id'), :n)"), {"n": students})
         _copy(raw, "person_identifiers", "person_id, source, system, value",
-              [f"{i}\tsis\tbench-sis\tS{i:06d}\n" for i in range(1, students + 1)])  # fmt: skip
+              [f"{i}\tsis\t{SIS_NAME}\tS{i:06d}\n" for i in range(1, students + 1)])  # fmt: skip
         enrollments, evidence, habits = [], [], []
         q1_days = [date(2026, 9, 8) + timedelta(days=14 * k) for k in range(SCORES)]
         for i in range(1, students + 1):
@@ -200,7 +211,7 @@ def floor(url: str) -> float:
     return time.perf_counter() - started
 
 
-def run(url: str, out: Path) -> None:
+def run(url: str, out: Path, jobs: int) -> None:
     """Post Q1 and write every export; print the figures."""
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -215,7 +226,8 @@ def run(url: str, out: Path) -> None:
             session, school, period, actor="bench", now=datetime(2026, 11, 2, 16, tzinfo=UTC)
         )
         posted = posting.counts.get("posted")
-    marks.append((f"post_period Q1 ({posted} grades, committed)", time.perf_counter()))
+        queued = sum((posting.counts.get("outbox") or {}).get("queued", {}).values())
+    marks.append((f"post_period Q1 ({posted} grades, {queued} queued)", time.perf_counter()))
     with factory() as session:
         school = session.scalar(select(Org).where(Org.sourced_id == "BENCH"))
         period = session.scalar(select(AcademicSession).where(AcademicSession.sourced_id == "Q1"))
@@ -228,7 +240,7 @@ def run(url: str, out: Path) -> None:
             marks.append((current[0], time.perf_counter()))
             current[0] = f"  export: {name}"
 
-        results = export_all(session, school, period, progress=step)
+        results = export_all(session, school, period, jobs=jobs, progress=step)
     marks.append((current[0], time.perf_counter()))
     sizes = 0
     for kind, result in results.items():
@@ -254,13 +266,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "registrar-exports")
+    parser.add_argument("--no-sis", action="store_true",
+                        help="no SIS connection: posting then queues no push (it does by default)")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="renderer processes, as `mastery-bridge export all --jobs` (default: the cores)")  # fmt: skip
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgresql"):
         sys.exit("DATABASE_URL must point at a PostgreSQL database this benchmark may empty")
-    print(f"kinds: {', '.join(EXPORT_KINDS)}")
-    setup(url, args.students)
-    run(url, args.out)
+    print(f"kinds: {', '.join(EXPORT_KINDS)}; rendered in {args.jobs} process(es)")
+    setup(url, args.students, sis=not args.no_sis)
+    run(url, args.out, args.jobs)
 
 
 if __name__ == "__main__":

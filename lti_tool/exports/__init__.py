@@ -13,7 +13,12 @@ Errors::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Final
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -30,10 +35,27 @@ __all__ = [
     "NothingPostedError",
     "UnknownExportKindError",
     "build_dataset",
+    "default_jobs",
     "export_all",
     "export_kind",
     "has_posted_grades",
+    "render_all",
 ]
+
+#: Relative rendering cost of each kind (CPU seconds at 5,000 students, benchmarks/registrar.py), used to
+#: share the kinds out between processes; a kind not listed counts as 1.
+RENDER_WEIGHT: Final = {
+    "report-card-pdf": 2.7,
+    "transcript-pdf": 1.2,
+    "ncaa": 0.7,
+    "grades-xlsx": 0.7,
+    "oneroster-csv": 0.65,
+    "grades-csv": 0.3,
+    "powerschool-storedgrades": 0.2,
+}
+MAX_JOBS: Final = 8
+# The dataset a forked renderer reads: inherited through fork, never pickled (it is hundreds of MB).
+_SHARED: list[ExportDataset] = []
 
 
 class ExportError(MasteryBridgeError):
@@ -93,23 +115,82 @@ def export_kind(
     return render_export(kind, dataset)
 
 
+def default_jobs() -> int:
+    """Renderer processes to use when the caller does not say: the machine's cores, at most MAX_JOBS."""
+    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+
+
+def _render_shared(kind: str) -> ExportResult:
+    return render_export(kind, _SHARED[0])
+
+
+def _lanes(kinds: Sequence[str], jobs: int) -> list[list[str]]:
+    """Kinds shared out over `jobs` lanes, heaviest first onto the lightest lane (longest-processing-time)."""
+    lanes: list[list[str]] = [[] for _ in range(jobs)]
+    loads = [0.0] * jobs
+    for kind in sorted(kinds, key=lambda k: -RENDER_WEIGHT.get(k, 1.0)):
+        lightest = loads.index(min(loads))
+        lanes[lightest].append(kind)
+        loads[lightest] += RENDER_WEIGHT.get(kind, 1.0)
+    return [lane for lane in lanes if lane]
+
+
+def render_all(
+    dataset: ExportDataset,
+    kinds: Sequence[str],
+    *,
+    jobs: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, ExportResult]:
+    """Render several kinds from one dataset, in up to `jobs` processes; results by kind, in `kinds` order.
+
+    With `jobs` > 1 the kinds are shared out by their rendering cost: this process renders the first
+    lane while forked children render the others from the same dataset (inherited, not copied through a
+    pipe), so a school's exports take about as long as the heaviest lane. Forking is for command-line
+    and batch callers: a threaded server should keep `jobs=1`. Without fork (not POSIX) it renders here.
+    """
+    lanes = _lanes(kinds, max(1, min(jobs, MAX_JOBS)))
+    if len(lanes) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        results = {}
+        for kind in kinds:
+            if progress is not None:
+                progress(f"rendering {kind}")
+            results[kind] = render_export(kind, dataset)
+        return results
+    if progress is not None:
+        progress(f"rendering {len(kinds)} exports in {len(lanes)} processes")
+    _SHARED[:] = [dataset]
+    # Frozen, the dataset's objects are left out of the children's garbage collections, which would
+    # otherwise touch (and so copy) every page of it.
+    gc.freeze()
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=len(lanes) - 1, mp_context=context) as pool:
+            pending: dict[str, Future[ExportResult]] = {
+                kind: pool.submit(_render_shared, kind) for lane in lanes[1:] for kind in lane
+            }
+            done = {kind: render_export(kind, dataset) for kind in lanes[0]}
+            done.update({kind: future.result() for kind, future in pending.items()})
+    finally:
+        gc.unfreeze()
+        _SHARED.clear()
+    return {kind: done[kind] for kind in kinds}
+
+
 def export_all(
     session: Session,
     school: Org,
     period: AcademicSession,
     *,
     kinds: Iterable[str] = EXPORT_KINDS,
+    jobs: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, ExportResult]:
-    """Several exports from one dataset (the database is read once), by kind."""
+    """Several exports from one dataset (the database is read once), by kind; rendered in up to `jobs`
+    processes (`render_all`)."""
     chosen = list(kinds)
     for kind in chosen:
         _check_kind(kind)
     _refuse_if_empty(session, school, period)
     dataset: ExportDataset = build_dataset(session, school, period, kinds=chosen, progress=progress)
-    results = {}
-    for kind in chosen:
-        if progress is not None:
-            progress(f"rendering {kind}")
-        results[kind] = render_export(kind, dataset)
-    return results
+    return render_all(dataset, chosen, jobs=jobs, progress=progress)
