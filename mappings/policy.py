@@ -6,8 +6,6 @@ import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from types import MappingProxyType
-from typing import Final
 
 from mappings.errors import MappingError
 from mappings.methods import Method
@@ -75,11 +73,6 @@ class ProficiencyScale:
         return label
 
 
-_ROUNDING_WORDS: Final = MappingProxyType(
-    {Rounding.HALF_UP: "rounded half up", Rounding.HALF_EVEN: "rounded half to even"}
-)
-
-
 @dataclass(frozen=True, slots=True)
 class RoundingRule:
     """A named rounding mode and a number of decimal places."""
@@ -93,7 +86,8 @@ class RoundingRule:
 
     def describe(self) -> str:
         """The rule in words, e.g. "rounded half up to 2 decimal places"."""
-        how = _ROUNDING_WORDS.get(self.mode, "truncated (cut, never rounded up)")
+        words = {Rounding.HALF_UP: "rounded half up", Rounding.HALF_EVEN: "rounded half to even"}
+        how = words.get(self.mode, "truncated (cut, never rounded up)")
         return f"{how} to {self.places} decimal place{'s' if self.places != 1 else ''}"
 
 

@@ -44,6 +44,23 @@ ORDER BY e.class_id, e.student_id, e.indicator_id, e.demonstrated_at, e.id
 """
 
 
+# The same rows as _POSTGRES_EVIDENCE, as one text (`group_evidence_text`): the server formats them and
+# the client decodes one value, not 8 per row. The day is a count of days since 2000-01-01, which no
+# DateStyle setting changes.
+_POSTGRES_EVIDENCE_TEXT: Final = """
+SELECT string_agg(
+    concat(e.class_id, ',', e.student_id, ',', e.id, ',', e.indicator_id, ',', e.level_value, ',',
+           (e.demonstrated_at AT TIME ZONE 'UTC')::date - DATE '2000-01-01', ',', e.kind, ',', e.task_id),
+    E'\\n' ORDER BY e.class_id, e.student_id, e.indicator_id, e.demonstrated_at, e.id)
+FROM evidence e
+WHERE e.class_id = ANY(%(class_ids)s)
+  AND e.score_status = %(scored)s
+  AND e.demonstrated_at < %(before)s
+  AND NOT EXISTS (SELECT 1 FROM evidence c WHERE c.supersedes_id = e.id AND c.supersedes_id IS NOT NULL)
+"""
+_DAY_ZERO: Final = date(2000, 1, 1).toordinal()
+
+
 #: One evidence row as read: class id, student id, row id, indicator id, level, UTC day, kind, task id.
 EvidenceRow = tuple[int, int, int, int, Decimal | None, date, str, int | None]
 
@@ -135,6 +152,77 @@ def evidence_rows(session: Session, class_ids: Sequence[int], *, before: datetim
     return (_postgres_rows if is_postgres else _portable_rows)(session, class_ids, before)
 
 
+def evidence_text(session: Session, class_ids: Sequence[int], *, before: datetime) -> str:
+    """PostgreSQL only: the rows of `evidence_rows` as one text for `group_evidence_text` (empty: no rows).
+
+    For a posting, which reads the evidence in one process and grades it in others: the reading process
+    decodes one value per query instead of eight per row.
+    """
+    if not class_ids:
+        return ""
+    driver = session.connection().connection.driver_connection
+    if driver is None:  # pragma: no cover - a live connection always has its driver connection
+        raise RuntimeError("the session's connection has no driver connection")
+    with driver.cursor(binary=True) as cursor:
+        found = cursor.execute(
+            _POSTGRES_EVIDENCE_TEXT,
+            {"class_ids": list(class_ids), "scored": ScoreStatus.SCORED.value, "before": before},
+        ).fetchone()
+    # An aggregate gives one row; its value is NULL when no evidence matched.
+    return str(found[0]) if found is not None and found[0] is not None else ""
+
+
+def group_evidence_text(
+    text: str, names: EvidenceNames, course_codes: Mapping[int, str]
+) -> Iterator[StudentEvidence]:
+    """An `evidence_text` as `group_evidence` gives its rows: one StudentEvidence per student x class.
+
+    Parses and groups in one pass: per row only the row id becomes an int, and what repeats (students,
+    indicators, scores, days, tasks) is converted once per distinct text; a fifth less work than parsing
+    into rows and grouping those (most of what is left is making the mappings records).
+    """
+    if not text:
+        return
+    kinds = {kind.value: EvidenceKind(kind.value) for kind in EvidenceKind}
+    codes: dict[str, str] = {}
+    titles: dict[str, str | None] = {"": None}
+    levels: dict[str, Decimal] = {}
+    days: dict[str, date] = {}
+    class_text = student = ""
+    class_id = student_id = 0
+    course = ""
+    items: list[CoreEvidence] = []
+    evidence_ids: dict[int, int] = {}
+    for line in text.split("\n"):
+        row_class, row_student, row_id, indicator, level, day, kind, task_id = line.split(",")
+        if row_student != student or row_class != class_text:
+            if class_text:
+                yield StudentEvidence(class_id, student_id, items, evidence_ids)
+            class_text, student = row_class, row_student  # PostgreSQL writes ints as str() does
+            class_id, student_id = int(row_class), int(row_student)
+            course = course_codes[class_id]
+            items, evidence_ids = [], {}
+        if not level:  # impossible for scored rows (CHECK constraint)
+            continue
+        code = codes.get(indicator)
+        if code is None:
+            code = codes[indicator] = names.codes[int(indicator)]
+        value = levels.get(level)
+        if value is None:
+            value = levels[level] = Decimal(level)
+        shown_on = days.get(day)
+        if shown_on is None:
+            shown_on = days[day] = date.fromordinal(_DAY_ZERO + int(day))
+        if task_id in titles:
+            task = titles[task_id]
+        else:
+            task = titles[task_id] = names.titles.get(int(task_id))
+        item = CoreEvidence(student, course, code, value, shown_on, kinds[kind], task)
+        items.append(item)
+        evidence_ids[id(item)] = int(row_id)
+    yield StudentEvidence(class_id, student_id, items, evidence_ids)
+
+
 def group_evidence(
     rows: Iterable[EvidenceRow], names: EvidenceNames, course_codes: Mapping[int, str]
 ) -> Iterator[StudentEvidence]:
@@ -174,6 +262,8 @@ __all__ = [
     "StudentEvidence",
     "evidence_names",
     "evidence_rows",
+    "evidence_text",
     "group_evidence",
+    "group_evidence_text",
     "stream_evidence",
 ]
