@@ -59,8 +59,11 @@ $(AXE): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $(AXE)
 
+# Tests marked `forks` run in a second pytest process: forking where earlier tests left threads running
+# (live servers, the browser driver) can deadlock the child on a lock one of them held.
 pytest: $(STAMP) browser-deps pdf-deps $(AXE)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not forks"
+	$(BIN)/pytest -m forks
 
 test: lint typecheck imports pytest
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Final
@@ -147,10 +148,14 @@ def render_all(
     With `jobs` > 1 the kinds are shared out by their rendering cost: this process renders the first
     lane while forked children render the others from the same dataset (inherited, not copied through a
     pipe), so a school's exports take about as long as the heaviest lane. Forking is for command-line
-    and batch callers: a threaded server should keep `jobs=1`. Without fork (not POSIX) it renders here.
+    and batch callers: in a process with other threads running, or without fork (not POSIX), it renders
+    here.
     """
     lanes = _lanes(kinds, max(1, min(jobs, MAX_JOBS)))
-    if len(lanes) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    # A fork copies only the calling thread: with others running (a server's), the child could wait forever
+    # on a lock one of them held, so such callers render here whatever `jobs` says.
+    can_fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    if len(lanes) <= 1 or not can_fork:
         results = {}
         for kind in kinds:
             if progress is not None:

@@ -24,6 +24,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.forks
 def test_all_in_two_processes_writes_what_each_kind_writes_alone(run: Invoke, tmp_path: Path) -> None:
     result = run(
         "export", "all", "--school", "RHS", "--period", "Q1", "--out", str(tmp_path / "all"), "--jobs", "2"

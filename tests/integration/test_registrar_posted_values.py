@@ -47,6 +47,7 @@ def q1_scope(session: Session, demo: Demo) -> tuple[PeriodScope, dict[int, int]]
     return scope, {item.class_id: item.policy_row_id or 0 for item in scope.classes}
 
 
+@pytest.mark.forks
 def test_forked_workers_give_the_rows_this_process_gives(db_session: Session, demo: Demo) -> None:
     scope, policy_ids = q1_scope(db_session, demo)
     here = list(compute_posted_values(db_session, scope, policy_ids, as_jsonb=True, part_grades=25))
@@ -59,6 +60,7 @@ def test_forked_workers_give_the_rows_this_process_gives(db_session: Session, de
     ]
 
 
+@pytest.mark.forks
 def test_the_workers_end_when_the_caller_stops_early(db_session: Session, demo: Demo) -> None:
     scope, policy_ids = q1_scope(db_session, demo)
     values = compute_posted_values(db_session, scope, policy_ids, as_jsonb=True, workers=2, part_grades=25)
