@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Final
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session
 from connectors.exports import EXPORT_KINDS, ExportDataset, ExportResult, render_export
 from lti_tool.errors import MasteryBridgeError
 from lti_tool.exports.assemble import build_dataset
+from lti_tool.forking import may_fork, usable_cpus
 from lti_tool.models import AcademicSession, Org, PostedGrade, SchoolClass
 
 __all__ = [
@@ -118,7 +117,7 @@ def export_kind(
 
 def default_jobs() -> int:
     """Renderer processes to use when the caller does not say: the machine's cores, at most MAX_JOBS."""
-    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+    return min(usable_cpus(), MAX_JOBS)
 
 
 def _render_shared(kind: str) -> ExportResult:
@@ -152,10 +151,7 @@ def render_all(
     here.
     """
     lanes = _lanes(kinds, max(1, min(jobs, MAX_JOBS)))
-    # A fork copies only the calling thread: with others running (a server's), the child could wait forever
-    # on a lock one of them held, so such callers render here whatever `jobs` says.
-    can_fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-    if len(lanes) <= 1 or not can_fork:
+    if len(lanes) <= 1 or not may_fork():
         results = {}
         for kind in kinds:
             if progress is not None:

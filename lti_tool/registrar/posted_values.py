@@ -17,8 +17,6 @@ import gc
 import json
 import logging
 import multiprocessing
-import os
-import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from typing import Any, Final, NamedTuple
 
 from sqlalchemy.orm import Session
 
+from lti_tool.forking import may_fork, usable_cpus
 from lti_tool.registrar.evidence_stream import (
     EvidenceNames,
     EvidenceRow,
@@ -247,11 +246,9 @@ def worker_count(session: Session, grades: int) -> int:
     in a single-threaded process that may fork, on a machine with more than one CPU."""
     if grades < PARALLEL_MIN_GRADES or session.get_bind().dialect.name != "postgresql":
         return 0
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if not may_fork():
         return 0
-    if threading.active_count() > 1 or multiprocessing.current_process().daemon:
-        return 0
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = usable_cpus()
     return cpus if cpus > 1 else 0
 
 
