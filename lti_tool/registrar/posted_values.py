@@ -298,14 +298,21 @@ def compute_posted_values(
     # Forked, the workers inherit the job; each task carries only its part's evidence, and parts are read
     # ahead so that no worker waits while the parent stores a batch of rows.
     ahead = max(2 * workers + 1, READ_AHEAD_GRADES // part_grades)
-    with pool:
-        pending: deque[AsyncResult[list[PostedValues]]] = deque()
+    pending: deque[AsyncResult[list[PostedValues]]] = deque()
+    try:
         for index in range(len(job.parts)):
             pending.append(pool.apply_async(_grade_task, (index, evidence(index))))
             if len(pending) > ahead:
                 yield from pending.popleft().get()
         while pending:
             yield from pending.popleft().get()
+    except GeneratorExit:
+        # Stopped early (storing a row failed): the parts in flight (at most `ahead`) finish first.
+        # Pool.terminate() while its task thread is still writing a part into a worker's pipe can hang.
+        for result in pending:
+            result.wait()
+        raise
+    finally:
         pool.close()
         pool.join()
 
